@@ -1,0 +1,14 @@
+#pragma once
+// Each subcommand lives in its own file (src/cli/cmd_<name>.cpp) and adds
+// itself to the application here. A callback reports failure by throwing
+// qsenti::Error; main() turns that into a message and an exit code.
+#include <CLI/CLI.hpp>
+
+namespace qsenti::cli {
+
+void add_info_command(CLI::App& app);
+void add_init_command(CLI::App& app);
+void add_forward_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+
+}  // namespace qsenti::cli

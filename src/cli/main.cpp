@@ -1,0 +1,37 @@
+// qsenti: fine-tune and serve Qwen3 sentiment classifiers.
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "util/error.h"
+#include "util/runtime.h"
+
+int main(int argc, char** argv) {
+  qsenti::init_runtime();
+  CLI::App app{
+      "qsenti " QSENTI_VERSION
+      " - sentiment classifiers for Chinese social-media text on Qwen3,\n"
+      "trained and served from C++ on a laptop CPU or one GPU."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(QSENTI_VERSION));
+  qsenti::cli::add_info_command(app);
+  qsenti::cli::add_init_command(app);
+  qsenti::cli::add_forward_command(app);
+  qsenti::cli::add_tokenize_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : static_cast<int>(qsenti::ExitCode::kUsage);
+  } catch (const qsenti::Error& e) {
+    std::cerr << "qsenti: error: " << e.what() << "\n";
+    return static_cast<int>(e.code());
+  } catch (const c10::Error& e) {
+    std::cerr << "qsenti: error: " << e.what_without_backtrace() << "\n";
+    return static_cast<int>(qsenti::ExitCode::kFailure);
+  } catch (const std::exception& e) {
+    std::cerr << "qsenti: error: " << e.what() << "\n";
+    return static_cast<int>(qsenti::ExitCode::kFailure);
+  }
+  return 0;
+}
