@@ -1,0 +1,65 @@
+#include "cli/common.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace qsenti::cli {
+
+torch::Dtype parse_dtype(const std::string& name) {
+  if (name == "fp32" || name == "float32") return torch::kFloat32;
+  if (name == "bf16" || name == "bfloat16") return torch::kBFloat16;
+  if (name == "fp16" || name == "float16") return torch::kFloat16;
+  throw Error("unknown dtype \"" + name + "\" (use fp32 or bf16)", ExitCode::kUsage);
+}
+
+std::string dtype_name(torch::Dtype dtype) {
+  switch (dtype) {
+    case torch::kFloat32: return "fp32";
+    case torch::kBFloat16: return "bf16";
+    case torch::kFloat16: return "fp16";
+    default: return c10::toString(dtype);
+  }
+}
+
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& option) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t pos = 0;
+    try {
+      out.push_back(std::stoll(item, &pos));
+    } catch (...) {
+      pos = std::string::npos;
+    }
+    if (pos != item.size() || item.empty())
+      throw Error(option + ": \"" + item + "\" is not an integer (expected e.g. 1,2,3)", ExitCode::kUsage);
+  }
+  return out;
+}
+
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
+  return buf;
+}
+
+std::string human_count(int64_t n) {
+  char buf[32];
+  if (n >= 1000000000) std::snprintf(buf, sizeof buf, "%.2fB", n / 1e9);
+  else if (n >= 1000000) std::snprintf(buf, sizeof buf, "%.1fM", n / 1e6);
+  else if (n >= 1000) std::snprintf(buf, sizeof buf, "%.1fK", n / 1e3);
+  else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
+  return buf;
+}
+
+}  // namespace qsenti::cli
