@@ -1,0 +1,90 @@
+#pragma once
+// Helpers shared by the tests: fixture paths, JSON references as tensors,
+// temporary folders and running the CLI.
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+
+namespace qsenti::test {
+
+inline std::string fixture(const std::string& rel) { return std::string(QSENTI_FIXTURES) + "/" + rel; }
+inline std::string source_path(const std::string& rel) { return std::string(QSENTI_SOURCE_DIR) + "/" + rel; }
+
+inline nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  return nlohmann::json::parse(in);
+}
+
+// A nested JSON list of numbers as a float64 tensor.
+inline torch::Tensor json_tensor(const nlohmann::json& j) {
+  std::vector<double> flat;
+  std::vector<int64_t> shape;
+  const nlohmann::json* cur = &j;
+  while (cur->is_array()) {
+    shape.push_back(static_cast<int64_t>(cur->size()));
+    if (cur->empty()) break;
+    cur = &(*cur)[0];
+  }
+  std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& x) {
+    if (x.is_array())
+      for (const auto& e : x) walk(e);
+    else
+      flat.push_back(x.get<double>());
+  };
+  walk(j);
+  return torch::tensor(flat, torch::kFloat64).reshape(shape);
+}
+
+inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+// A fresh temporary folder, removed when the object goes.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() / ("qsenti-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string path() const { return path_.string(); }
+  std::string operator/(const std::string& rel) const { return (path_ / rel).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code;
+  std::string output;  // stdout (stderr too when merged)
+};
+
+// Runs the qsenti binary with `args` (a shell fragment); stdout is captured.
+inline CommandResult run_qsenti(const std::string& args, bool merge_stderr = false) {
+  std::string cmd = std::string(QSENTI_BINARY) + " " + args + (merge_stderr ? " 2>&1" : "");
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return {-1, ""};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+}  // namespace qsenti::test
