@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   qsenti::cli::add_init_command(app);
   qsenti::cli::add_forward_command(app);
   qsenti::cli::add_tokenize_command(app);
+  qsenti::cli::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

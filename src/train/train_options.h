@@ -1,0 +1,80 @@
+#pragma once
+// Everything `qsenti train` accepts, for all three methods. Zero / empty
+// values mean "the method's default for this model size".
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qsenti {
+
+struct TrainOptions {
+  // What and where.
+  std::string method;       // embedding | lora | classifier
+  std::string model;        // HF folder of the base model
+  std::string model_size;   // 0.6B | 4B | 8B | "" (inferred from the config)
+  std::string train_path, valid_path, test_path;
+  std::string data_format = "auto";
+  std::string out;          // run folder
+  bool skip_bad_rows = false;
+  double valid_fraction = 0.1;  // held out (stratified, seeded) when no --valid
+
+  // Optimisation (0 = size default).
+  int64_t epochs = 0;
+  int64_t batch_size = 0;
+  double lr = 0;
+  uint64_t seed = 42;
+  int64_t max_length = 256;     // tokens per text, after the template
+  std::string dtype = "auto";   // auto | fp32 | bf16 (bf16 = autocast on CPU)
+  double weight_decay = 0.01;
+  double warmup_ratio = 0.06;
+  std::string schedule = "cosine";  // cosine | linear | constant
+  int64_t grad_accum = 1;
+  double max_grad_norm = 1.0;
+  bool grad_checkpointing = false;
+  int64_t eval_every = 0;   // steps; 0 = once per epoch
+  int64_t save_every = 0;   // steps; 0 = at each evaluation
+  std::string resume;       // run folder to continue
+  int64_t max_steps = 0;    // stop after this many optimizer steps (0 = epochs decide)
+
+  // Method A (embedding + head).
+  std::string head = "mlp";  // mlp | logreg
+  std::string instruction;   // "Instruct: {task}\nQuery:" prefix when set
+  std::string cache_dir;     // "" = <out>/../.cache/embeddings or $QSENTI_CACHE
+  bool no_cache = false;
+
+  // Methods B and C (LoRA / full fine-tuning).
+  bool full = false;          // C: train all weights instead of LoRA
+  int64_t lora_r = 0;
+  double lora_alpha = 0;
+  double lora_dropout = 0.05;
+  bool use_rslora = false;
+  std::vector<std::string> lora_targets{"q_proj", "k_proj", "v_proj", "o_proj"};
+
+  // Method B (instruction tuning).
+  std::string prompt_template = "default";  // default | chat | path of a file with {text}
+  std::vector<std::string> label_words;      // per label; default 负面/正面 for 2 classes
+
+  int threads = 0;  // 0 = all cores
+  bool quiet = false;
+};
+
+// Per-size defaults as the original scripts used them.
+struct SizeDefaults {
+  int64_t batch_size;
+  double lr;
+  int64_t lora_r;
+  double lora_alpha;
+};
+SizeDefaults size_defaults(const std::string& model_size, const std::string& method);
+
+// "0.6B", "4B", "8B" from a config's hidden size, "" when it is none of them.
+class Qwen3Config;
+std::string infer_model_size(int64_t hidden_size);
+
+// Each method's training entry point; returns the run folder.
+std::string train_embedding_method(const TrainOptions& options);
+std::string train_lora_method(const TrainOptions& options);
+std::string train_classifier_method(const TrainOptions& options);
+
+}  // namespace qsenti
