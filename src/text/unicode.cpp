@@ -69,14 +69,18 @@ uint8_t flags(char32_t cp) {
 bool nfc_if_needed(std::string_view s, std::string& out) {
   size_t i = 0;
   const size_t n = s.size();
+  bool inert = true;
   while (i < n) {
     if (static_cast<unsigned char>(s[i]) < 0x80) {  // ASCII is always inert
       ++i;
       continue;
     }
-    if (!(flags(utf8::next(s, i)) & kNfcInert)) break;
+    if (!(flags(utf8::next(s, i)) & kNfcInert)) {
+      inert = false;
+      break;
+    }
   }
-  if (i >= n) return false;
+  if (inert) return false;
   if (s.size() > static_cast<size_t>(INT32_MAX)) throw Error("NFC: text longer than 2 GiB");
   UErrorCode err = U_ZERO_ERROR;
   std::string result;
