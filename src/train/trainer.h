@@ -1,0 +1,140 @@
+#pragma once
+// The training loop shared by the fine-tuning methods (B: LoRA instruction
+// tuning, C: classification head). A method describes its task through
+// TrainingTask; the Trainer owns everything generic: AdamW, the learning-rate
+// schedule, gradient accumulation and clipping, bf16 autocast, seeded
+// length-grouped batches, validation and the best weights, atomic
+// checkpoints and exact resume, Ctrl-C, NaN detection, the progress line and
+// history.jsonl.
+//
+// Run folder layout written by the Trainer:
+//   history.jsonl             one JSON object a line: {"type":"train", step,
+//                             epoch, loss, lr, tokens_per_s, elapsed_s} and
+//                             {"type":"valid", step, epoch, metrics}
+//   checkpoints/latest, checkpoints/step-N/   (see checkpoint.h)
+//   best/trainable.safetensors  the trainable parameters of the best validation
+// The method writes its own artifacts (adapter, model folder, manifest.json)
+// after run() returns, typically after restore_best().
+#include <torch/torch.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "train/metrics.h"
+
+namespace qsenti {
+
+struct TrainOptions;
+
+struct TrainableParameter {
+  std::string name;       // stable across runs: checkpoints are keyed by it
+  torch::Tensor tensor;   // requires_grad; updated in place
+  bool weight_decay = true;  // false for norms, biases (and whatever else the method says)
+};
+
+struct BatchLoss {
+  torch::Tensor loss;      // scalar: the mean loss of the micro-batch (the trainer backpropagates it)
+  int64_t tokens = 0;      // real (unpadded) tokens processed, for tokens/s
+};
+
+// What a method supplies. The trainer calls these on one thread.
+class TrainingTask {
+ public:
+  virtual ~TrainingTask() = default;
+  // The parameters to optimise, in a fixed order. Called once per Trainer.
+  virtual std::vector<TrainableParameter> trainable_parameters() = 0;
+  // One length (tokens) per training example: drives length grouping; the
+  // examples are then referred to by their index in this vector.
+  virtual std::vector<int64_t> train_lengths() = 0;
+  // Forward pass on the training examples `indices` (train mode, grad on;
+  // autocast is already set by the trainer when enabled).
+  virtual BatchLoss loss(const std::vector<size_t>& indices) = 0;
+  // Whether there is a validation set at all.
+  virtual bool has_validation() const = 0;
+  // Evaluates the validation set (the task switches to eval mode and no-grad
+  // itself, and back to train mode before returning).
+  virtual Metrics validate() = 0;
+};
+
+struct TrainerConfig {
+  std::string run_dir;          // created if missing
+  int64_t epochs = 1;
+  int64_t batch_size = 16;      // examples per micro-batch
+  int64_t grad_accum = 1;       // micro-batches per optimizer step
+  double lr = 1e-4;
+  double weight_decay = 0.01;
+  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+  std::string schedule = "cosine";  // cosine | linear | constant
+  double warmup_ratio = 0.06;
+  double max_grad_norm = 1.0;   // 0 = no clipping
+  bool bf16_autocast = false;   // CPU autocast around loss() and validate()
+  uint64_t seed = 42;           // batch order (dropout RNG is seeded by the method)
+  int64_t length_pool_batches = 64;  // see batching.h; 1 = plain shuffling
+  int64_t eval_every = 0;       // steps; 0 = at the end of each epoch only
+  int64_t save_every = 0;       // steps; 0 = at each validation (and end of epoch)
+  int64_t max_steps = 0;        // stop after this many optimizer steps (0 = all epochs);
+                                // the schedule still spans max_steps when set
+  std::string select_metric = "accuracy";  // accuracy | macro_f1 | balanced_accuracy
+  bool resume = false;          // continue from run_dir's latest checkpoint
+  bool quiet = false;
+  std::string label = "train";  // progress line prefix
+  bool handle_sigint = true;    // install the Ctrl-C handler while run() runs
+  // Testing: behave as if Ctrl-C arrived right after this optimizer step (0 = never).
+  int64_t interrupt_after_step = 0;
+
+  // The generic part of `qsenti train`'s options (lr/batch/epochs must be
+  // resolved by the method first: zero values are taken as given).
+  static TrainerConfig from_options(const TrainOptions& options, const std::string& run_dir);
+  nlohmann::json to_json() const;
+};
+
+struct TrainResult {
+  enum class Status { kCompleted, kMaxSteps } status = Status::kCompleted;
+  int64_t steps = 0;             // optimizer steps done (including those before a resume)
+  int64_t epochs_completed = 0;
+  std::optional<Metrics> best;   // best validation metrics (none without validation)
+  int64_t best_step = 0;
+  std::optional<Metrics> last;   // last validation metrics
+  double train_seconds = 0;      // this process's share
+  double tokens_per_second = 0;  // this process's average
+  nlohmann::json to_json() const;
+};
+
+class Trainer {
+ public:
+  Trainer(TrainingTask& task, TrainerConfig config);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains to the end (or max_steps). On Ctrl-C (or interrupt_after_step)
+  // writes a checkpoint and throws Error(ExitCode::kInterrupted) naming the
+  // --resume command. A non-finite loss throws Error naming the step and
+  // writes nothing, so the last good checkpoint stays the latest.
+  TrainResult run();
+
+  // Loads the best validation weights into the trainable parameters (no-op
+  // without validation: the last weights are kept). Returns false when none.
+  bool restore_best();
+
+  int64_t total_steps() const;
+  int64_t steps_per_epoch() const;
+  double lr_at(int64_t step) const;
+  const TrainerConfig& config() const { return config_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  TrainerConfig config_;
+};
+
+// Set by the SIGINT handler the Trainer installs while running; exposed so a
+// method's long preparation (tokenising) can poll it too.
+bool interrupt_requested();
+
+}  // namespace qsenti
