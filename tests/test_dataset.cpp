@@ -441,6 +441,13 @@ TEST(Split, StratifiedDisjointComplete) {
   expect_partition(s, labels.size());
   EXPECT_EQ(count_in(s.valid, labels, 4), (std::vector<int64_t>{20, 10, 1, 0}));
   EXPECT_EQ(count_in(s.train, labels, 4), (std::vector<int64_t>{80, 40, 1, 1}));
+  // A small class gets a validation example even when its share rounds to 0,
+  // and a tiny fraction still leaves one for training.
+  const auto skewed = make_labels({100, 2});
+  EXPECT_EQ(count_in(stratified_split(skewed, 0.1, 7).valid, skewed, 2),
+            (std::vector<int64_t>{10, 1}));
+  EXPECT_EQ(count_in(stratified_split(skewed, 0.9, 7).valid, skewed, 2),
+            (std::vector<int64_t>{90, 1}));
 }
 
 TEST(Split, LargestRemainderHitsTheRoundedTotal) {
