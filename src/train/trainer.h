@@ -97,9 +97,10 @@ struct TrainResult {
   enum class Status { kCompleted, kMaxSteps } status = Status::kCompleted;
   int64_t steps = 0;             // optimizer steps done (including those before a resume)
   int64_t epochs_completed = 0;
-  std::optional<Metrics> best;   // best validation metrics (none without validation)
+  nlohmann::json best_metrics;   // to_json(Metrics) of the best validation; null without validation
+  double best_score = 0;         // its select_metric
   int64_t best_step = 0;
-  std::optional<Metrics> last;   // last validation metrics
+  nlohmann::json last_metrics;   // the last validation's, null when none ran
   double train_seconds = 0;      // this process's share
   double tokens_per_second = 0;  // this process's average
   nlohmann::json to_json() const;
