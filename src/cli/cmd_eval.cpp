@@ -1,0 +1,74 @@
+// qsenti eval: scores a trained run (any method) on a labelled file.
+#include <iostream>
+
+#include "cli/commands.h"
+#include "io/dataset.h"
+#include "methods/classifier.h"
+#include "train/metrics.h"
+#include "util/error.h"
+#include "util/runtime.h"
+
+namespace qsenti::cli {
+
+void add_eval_command(CLI::App& app) {
+  struct Opts {
+    std::string run, data, format = "auto", dtype = "auto";
+    bool json = false, skip_bad_rows = false;
+    int64_t batch_size = 16, max_length = 0;
+    int threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("eval", "Evaluate a trained run on a labelled file: accuracy, F1, per-class scores, confusion matrix");
+  cmd->add_option("--run", o->run, "run folder written by `qsenti train` (holds manifest.json)")->required();
+  cmd->add_option("--data", o->data, "labelled data: TSV (text<TAB>label), CSV (label,review) or JSON lines")->required();
+  cmd->add_option("--format", o->format, "data format: auto (from the extension), tsv, csv, jsonl")->capture_default_str();
+  cmd->add_flag("--json", o->json, "print the metrics as one JSON object instead of the table");
+  cmd->add_option("--batch-size", o->batch_size, "texts per forward pass")->capture_default_str();
+  cmd->add_option("--max-length", o->max_length, "tokens per text at most (0 = as the run was trained)")->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "auto (as trained), fp32 or bf16")->capture_default_str();
+  cmd->add_flag("--skip-bad-rows", o->skip_bad_rows,
+                "leave out malformed rows and rows whose label is not one of the run's labels (reported) instead of stopping");
+  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  cmd->footer(
+      "Labels in the data are read with the run's label set (for the binary set also 0/1, neg/pos,\n"
+      "负面/正面); any other label is a bad row. ROC AUC is reported for two classes.");
+  cmd->callback([o] {
+    if (o->threads > 0) init_runtime(o->threads);
+    if (o->batch_size < 1) throw Error("--batch-size must be at least 1", ExitCode::kUsage);
+    PredictOptions po;
+    po.batch_size = o->batch_size;
+    po.max_length = o->max_length;
+    po.dtype = o->dtype;
+    std::unique_ptr<TextClassifier> clf = load_classifier(o->run, po);
+    ReadOptions ro;
+    ro.format = parse_data_format(o->format);
+    ro.skip_bad_rows = o->skip_bad_rows;
+    ro.labels = LabelSet(clf->labels());
+    Dataset data = read_dataset(o->data, ro);
+    const std::string bad = describe_bad_rows(data.source, data.bad_rows);
+    if (!bad.empty()) std::cerr << "warning: " << bad << "\n";
+
+    torch::Tensor p = clf->predict_proba(data.texts).to(torch::kFloat64).contiguous();
+    const int64_t K = static_cast<int64_t>(clf->labels().size());
+    if (p.dim() != 2 || p.size(0) != static_cast<int64_t>(data.size()) || p.size(1) != K)
+      throw Error("eval: the classifier returned probabilities of shape " + c10::str(p.sizes()) + ", expected [" +
+                  std::to_string(data.size()) + ", " + std::to_string(K) + "]");
+    std::vector<double> flat(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+    Metrics m = compute_metrics_flat(data.labels, flat, clf->labels());
+    if (o->json) {
+      nlohmann::json j = to_json(m);
+      j["run"] = o->run;
+      j["method"] = clf->manifest().method;
+      j["data"] = o->data;
+      j["bad_rows"] = data.bad_rows.size();
+      std::cout << j.dump() << "\n";
+    } else {
+      std::cout << "run " << o->run << " (method " << clf->manifest().method << ") on " << o->data << ": " << m.n
+                << " examples" << (data.bad_rows.empty() ? "" : ", " + std::to_string(data.bad_rows.size()) + " bad rows skipped")
+                << "\n\n"
+                << format_report(m);
+    }
+  });
+}
+
+}  // namespace qsenti::cli
