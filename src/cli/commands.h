@@ -11,6 +11,7 @@ void add_init_command(CLI::App& app);
 void add_forward_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   qsenti::cli::add_forward_command(app);
   qsenti::cli::add_tokenize_command(app);
   qsenti::cli::add_train_command(app);
+  qsenti::cli::add_predict_command(app);
   qsenti::cli::add_embed_command(app);
   qsenti::cli::add_eval_command(app);
   try {
