@@ -1,0 +1,111 @@
+// Method B: scoring label words and the answer-only loss against what
+// transformers/peft computed on the tiny LoRA reference model; training,
+// saving, loading and predicting end to end on Weibo data.
+#include <gtest/gtest.h>
+
+#include "methods/label_scoring.h"
+#include "model/loading.h"
+#include "model/losses.h"
+#include "model/peft_adapter.h"
+#include "test_util.h"
+
+namespace qsenti {
+namespace {
+
+using Ids = std::vector<int32_t>;
+using test::fixture;
+using test::json_tensor;
+
+class LabelScoringReference : public testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = load_qwen3(fixture("refs/tiny-qwen3"), {torch::kFloat32});
+    load_peft_adapter(model_, fixture("refs/tiny-qwen3-lora"));
+    model_->eval();
+    ref_ = test::read_json(fixture("refs/tiny-qwen3-lora/reference_fp32.json"));
+    inputs_ = test::read_json(fixture("refs/inputs.json"));
+    for (const auto& s : inputs_["sequences"]) seqs_.push_back(s.get<Ids>());
+  }
+  Qwen3 model_{nullptr};
+  nlohmann::json ref_, inputs_;
+  std::vector<Ids> seqs_;
+};
+
+TEST_F(LabelScoringReference, AnswerLogProbIsTheSumOfReferenceNll) {
+  // Prompt = the first half of each reference sequence, answers = the second
+  // halves of all of them: out[i][i] is log p(tail_i | head_i), which the
+  // reference gives as -sum of its per-token NLL over the tail. The three
+  // prompts differ in length, so the batch is left-padded.
+  std::vector<Ids> prompts, answers;
+  std::vector<double> expected;
+  for (size_t i = 0; i < seqs_.size(); ++i) {
+    const auto& s = seqs_[i];
+    const size_t m = s.size() / 2;
+    prompts.emplace_back(s.begin(), s.begin() + m);
+    answers.emplace_back(s.begin() + m, s.end());
+    auto nll = ref_["runs"]["unpadded"][i]["per_token_nll"].get<std::vector<double>>();
+    double sum = 0;
+    for (size_t t = m - 1; t + 1 < s.size(); ++t) sum += nll[t];
+    expected.push_back(-sum);
+  }
+  torch::Tensor scores = score_answers(model_, prompts, answers, 151643);
+  ASSERT_EQ(scores.sizes(), (std::vector<int64_t>{3, 3}));
+  for (size_t i = 0; i < seqs_.size(); ++i) EXPECT_NEAR(scores[i][i].item<double>(), expected[i], 2e-4) << i;
+  // Each prompt scored alone gives the same numbers (padding is invisible).
+  for (size_t i = 0; i < seqs_.size(); ++i) {
+    torch::Tensor alone = score_answers(model_, {prompts[i]}, answers, 151643);
+    EXPECT_LE(test::max_abs_diff(alone[0], scores[i]), 2e-4) << i;
+  }
+  // Probabilities over the candidates sum to 1.
+  torch::Tensor p = label_probabilities(scores);
+  EXPECT_LE(test::max_abs_diff(p.sum(1), torch::ones({3})), 1e-6);
+}
+
+TEST_F(LabelScoringReference, SingleTokenAnswersAreLastTokenLogProbs) {
+  // Whole sequences as prompts, the reference's top-20 next tokens as
+  // one-token answers: log p = logit - logsumexp of the reference.
+  for (size_t i = 0; i < seqs_.size(); ++i) {
+    const auto& last = ref_["runs"]["unpadded"][i]["last_token"];
+    auto ids = last["top20_ids"].get<std::vector<int64_t>>();
+    auto vals = last["top20_values"].get<std::vector<double>>();
+    const double lse = last["logsumexp"].get<double>();
+    std::vector<Ids> answers;
+    for (auto id : ids) answers.push_back({static_cast<int32_t>(id)});
+    torch::Tensor scores = score_answers(model_, seqs_, answers, 151643);
+    for (size_t k = 0; k < ids.size(); ++k) EXPECT_NEAR(scores[i][k].item<double>(), vals[k] - lse, 1e-4) << i << "/" << k;
+  }
+}
+
+TEST_F(LabelScoringReference, MergedAdapterScoresTheSame) {
+  std::vector<Ids> answers{{seqs_[0][1], seqs_[0][2]}, {seqs_[1][3]}, {151645}};
+  torch::Tensor before = score_answers(model_, seqs_, answers, 151643);
+  model_->merge_lora();
+  torch::Tensor after = score_answers(model_, seqs_, answers, 151643);
+  EXPECT_LE(test::max_abs_diff(before, after), 1e-4);
+}
+
+TEST_F(LabelScoringReference, AnswerLossMatchesFullProjectionAndReference) {
+  // The right-padded reference batch with pads masked: the reference's loss.
+  torch::Tensor ids = json_tensor(inputs_["right"]["input_ids"]).to(torch::kInt64);
+  torch::Tensor mask = json_tensor(inputs_["right"]["attention_mask"]).to(torch::kInt64);
+  ForwardArgs a;
+  a.input_ids = ids;
+  a.attention_mask = mask;
+  a.position_ids = torch::arange(ids.size(1)).unsqueeze(0).expand({ids.size(0), ids.size(1)});
+  torch::NoGradGuard ng;
+  torch::Tensor hidden = model_->forward(a).last_hidden_state;
+  torch::Tensor labels = ids.masked_fill(mask == 0, kIgnoreIndex);
+  EXPECT_NEAR(answer_lm_loss(model_, hidden, labels).item<double>(),
+              ref_["runs"]["right_padded"]["loss_labels_pad_masked"].get<double>(), 1e-4);
+  // An answer-only mask: the last two real tokens of each row.
+  torch::Tensor answer_labels = torch::full_like(ids, kIgnoreIndex);
+  for (int64_t b = 0; b < ids.size(0); ++b) {
+    const int64_t len = mask[b].sum().item<int64_t>();
+    answer_labels[b].slice(0, len - 2, len).copy_(ids[b].slice(0, len - 2, len));
+  }
+  torch::Tensor full = causal_lm_loss(model_->lm_logits(hidden), answer_labels);
+  EXPECT_NEAR(answer_lm_loss(model_, hidden, answer_labels).item<double>(), full.item<double>(), 1e-5);
+}
+
+}  // namespace
+}  // namespace qsenti
