@@ -1,14 +1,431 @@
-// Method stub: replaced by the method's implementation.
+// Method C: Qwen3ForSequenceClassification (a score head on the last real
+// token), trained with LoRA (default) or fully (--full), on the shared Trainer.
+//
+// Run folder:
+//   manifest.json         method "classifier", labels, hyperparameters, metrics;
+//                         extra: {"mode": "lora"|"full", "max_length", "pad_token_id"}
+//   train_options.json    the resolved options (what --resume continues with)
+//   adapter/              LoRA runs: peft adapter, task SEQ_CLS, modules_to_save [score]
+//   model/                --full runs: a transformers Qwen3ForSequenceClassification folder
+//   history.jsonl, checkpoints/, best/   written by the Trainer
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "io/dataset.h"
+#include "io/split.h"
+#include "io/weight_store.h"
 #include "methods/classifier.h"
+#include "methods/seqcls_model.h"
+#include "model/loading.h"
+#include "model/peft_adapter.h"
+#include "text/batch.h"
 #include "train/train_options.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/torch_compat.h"
+
+namespace fs = std::filesystem;
 
 namespace qsenti {
+namespace {
 
-std::string train_classifier_method(const TrainOptions&) { throw Error("train --method classifier: not implemented yet"); }
+nlohmann::json options_to_json(const TrainOptions& o) {
+  return {{"method", o.method},
+          {"model", o.model},
+          {"model_size", o.model_size},
+          {"train", o.train_path},
+          {"valid", o.valid_path},
+          {"test", o.test_path},
+          {"format", o.data_format},
+          {"skip_bad_rows", o.skip_bad_rows},
+          {"valid_fraction", o.valid_fraction},
+          {"epochs", o.epochs},
+          {"batch_size", o.batch_size},
+          {"lr", o.lr},
+          {"seed", o.seed},
+          {"max_length", o.max_length},
+          {"dtype", o.dtype},
+          {"weight_decay", o.weight_decay},
+          {"warmup_ratio", o.warmup_ratio},
+          {"schedule", o.schedule},
+          {"grad_accum", o.grad_accum},
+          {"max_grad_norm", o.max_grad_norm},
+          {"grad_checkpointing", o.grad_checkpointing},
+          {"eval_every", o.eval_every},
+          {"save_every", o.save_every},
+          {"max_steps", o.max_steps},
+          {"full", o.full},
+          {"lora_r", o.lora_r},
+          {"lora_alpha", o.lora_alpha},
+          {"lora_dropout", o.lora_dropout},
+          {"rslora", o.use_rslora},
+          {"lora_targets", o.lora_targets}};
+}
 
-std::unique_ptr<TextClassifier> load_seqcls_classifier(const std::string&, const RunManifest&, const PredictOptions&) {
-  throw Error("method classifier: prediction not implemented yet");
+TrainOptions options_from_json(const nlohmann::json& j, const std::string& source) {
+  TrainOptions o;
+  try {
+    o.method = j.at("method");
+    o.model = j.at("model");
+    o.model_size = j.at("model_size");
+    o.train_path = j.at("train");
+    o.valid_path = j.at("valid");
+    o.test_path = j.at("test");
+    o.data_format = j.at("format");
+    o.skip_bad_rows = j.at("skip_bad_rows");
+    o.valid_fraction = j.at("valid_fraction");
+    o.epochs = j.at("epochs");
+    o.batch_size = j.at("batch_size");
+    o.lr = j.at("lr");
+    o.seed = j.at("seed");
+    o.max_length = j.at("max_length");
+    o.dtype = j.at("dtype");
+    o.weight_decay = j.at("weight_decay");
+    o.warmup_ratio = j.at("warmup_ratio");
+    o.schedule = j.at("schedule");
+    o.grad_accum = j.at("grad_accum");
+    o.max_grad_norm = j.at("max_grad_norm");
+    o.grad_checkpointing = j.at("grad_checkpointing");
+    o.eval_every = j.at("eval_every");
+    o.save_every = j.at("save_every");
+    o.max_steps = j.at("max_steps");
+    o.full = j.at("full");
+    o.lora_r = j.at("lora_r");
+    o.lora_alpha = j.at("lora_alpha");
+    o.lora_dropout = j.at("lora_dropout");
+    o.use_rslora = j.at("rslora");
+    o.lora_targets = j.at("lora_targets").get<std::vector<std::string>>();
+  } catch (const std::exception& e) {
+    throw InputError(source + ": " + e.what());
+  }
+  return o;
+}
+
+// Fills in the size-dependent defaults. The rule (also in `train --help`):
+// LoRA uses size_defaults (batch 16/8/4, lr 2e-4/1e-4/5e-5, r/alpha
+// 16/32, 32/64, 64/128 for 0.6B/4B/8B); --full on a known size uses lr 2e-5
+// and the same batch; a model of no known size (a small model trained from
+// scratch) uses batch 32 and lr 1e-3 (full) or 2e-4 (LoRA). Epochs default to 3.
+TrainOptions resolve(TrainOptions o, const Qwen3Config& config) {
+  if (o.model_size.empty()) o.model_size = infer_model_size(config.hidden_size);
+  const bool known = !o.model_size.empty();
+  SizeDefaults d = size_defaults(known ? o.model_size : "0.6B", "classifier");
+  if (o.batch_size <= 0) o.batch_size = known ? d.batch_size : 32;
+  if (o.lr <= 0) o.lr = o.full ? (known ? 2e-5 : 1e-3) : d.lr;
+  if (o.epochs <= 0) o.epochs = 3;
+  if (o.lora_r <= 0) o.lora_r = d.lora_r;
+  if (o.lora_alpha <= 0) o.lora_alpha = d.lora_alpha;
+  if (o.dtype == "auto") o.dtype = known ? "bf16" : "fp32";
+  if (o.max_length < 2) throw Error("--max-length must be at least 2 (text + the pooling token)");
+  return o;
+}
+
+struct Data {
+  LabelSet labels;
+  std::vector<std::string> train_texts, valid_texts, test_texts;
+  std::vector<int64_t> train_labels, valid_labels, test_labels;
+};
+
+Data read_data(const TrainOptions& o, bool quiet) {
+  ReadOptions ro;
+  ro.format = parse_data_format(o.data_format);
+  ro.skip_bad_rows = o.skip_bad_rows;
+  Dataset train = read_dataset(o.train_path, ro);
+  if (!train.bad_rows.empty() && !quiet) std::cerr << describe_bad_rows(train.source, train.bad_rows) << "\n";
+  {
+    const auto counts = train.class_counts();
+    std::string present;
+    int64_t classes = 0;
+    for (size_t k = 0; k < counts.size(); ++k)
+      if (counts[k] > 0) ++classes, present += (present.empty() ? "'" : ", '") + train.label_set.name(k) + "'";
+    if (classes < 2)
+      throw InputError(o.train_path + ": a classifier needs examples of at least 2 labels, the file has only " +
+                       present);
+  }
+  Data d;
+  d.labels = train.label_set;
+  ro.labels = train.label_set;
+  if (!o.valid_path.empty()) {
+    Dataset v = read_dataset(o.valid_path, ro);
+    if (!v.bad_rows.empty() && !quiet) std::cerr << describe_bad_rows(v.source, v.bad_rows) << "\n";
+    d.train_texts = train.texts;
+    d.train_labels = train.labels;
+    d.valid_texts = v.texts;
+    d.valid_labels = v.labels;
+  } else {
+    Split s = stratified_split(train.labels, o.valid_fraction, o.seed);
+    for (size_t i : s.train) d.train_texts.push_back(train.texts[i]), d.train_labels.push_back(train.labels[i]);
+    for (size_t i : s.valid) d.valid_texts.push_back(train.texts[i]), d.valid_labels.push_back(train.labels[i]);
+  }
+  if (!o.test_path.empty()) {
+    Dataset t = read_dataset(o.test_path, ro);
+    if (!t.bad_rows.empty() && !quiet) std::cerr << describe_bad_rows(t.source, t.bad_rows) << "\n";
+    d.test_texts = t.texts;
+    d.test_labels = t.labels;
+  }
+  return d;
+}
+
+class SeqClsTask : public TrainingTask {
+ public:
+  SeqClsTask(Qwen3 model, bool full, bool checkpoint_layers, std::vector<std::vector<int32_t>> train_ids,
+             std::vector<int64_t> train_labels, std::vector<std::vector<int32_t>> valid_ids,
+             std::vector<int64_t> valid_labels, std::vector<std::string> label_names, int64_t eval_batch)
+      : model_(std::move(model)),
+        full_(full),
+        checkpoint_layers_(checkpoint_layers),
+        train_ids_(std::move(train_ids)),
+        train_labels_(std::move(train_labels)),
+        valid_ids_(std::move(valid_ids)),
+        valid_labels_(std::move(valid_labels)),
+        label_names_(std::move(label_names)),
+        eval_batch_(eval_batch) {}
+
+  std::vector<TrainableParameter> trainable_parameters() override {
+    return seqcls_trainable_parameters(model_, full_);
+  }
+  std::vector<int64_t> train_lengths() override {
+    std::vector<int64_t> l;
+    for (const auto& s : train_ids_) l.push_back(static_cast<int64_t>(s.size()));
+    return l;
+  }
+  BatchLoss loss(const std::vector<size_t>& indices) override {
+    model_->train();
+    std::vector<std::vector<int32_t>> seqs;
+    std::vector<int64_t> labels;
+    int64_t tokens = 0;
+    for (size_t i : indices) {
+      seqs.push_back(train_ids_[i]);
+      labels.push_back(train_labels_[i]);
+      tokens += static_cast<int64_t>(train_ids_[i].size());
+    }
+    TokenBatch tb = pad_batch(seqs, kSeqClsPadId, PadSide::kRight);
+    torch::Tensor logits = seqcls_logits(model_, tb.input_ids, tb.attention_mask, checkpoint_layers_);
+    return {torch::nn::functional::cross_entropy(logits, torch::tensor(labels, torch::kInt64)), tokens};
+  }
+  bool has_validation() const override { return !valid_ids_.empty(); }
+  Metrics validate() override { return evaluate(valid_ids_, valid_labels_); }
+
+  Metrics evaluate(const std::vector<std::vector<int32_t>>& ids, const std::vector<int64_t>& labels) {
+    torch::Tensor probs = seqcls_predict(model_, ids, eval_batch_, compat::cpu_autocast_enabled()).to(torch::kFloat64);
+    model_->train();
+    std::vector<double> flat(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
+    return compute_metrics_flat(labels, flat, label_names_);
+  }
+
+  Qwen3& model() { return model_; }
+
+ private:
+  Qwen3 model_;
+  bool full_, checkpoint_layers_;
+  std::vector<std::vector<int32_t>> train_ids_;
+  std::vector<int64_t> train_labels_;
+  std::vector<std::vector<int32_t>> valid_ids_;
+  std::vector<int64_t> valid_labels_;
+  std::vector<std::string> label_names_;
+  int64_t eval_batch_;
+};
+
+// Builds the model to train: fp32 master weights for --full; for LoRA the
+// frozen base in the compute dtype (bf16 stays memory-mapped) and fp32 adapters
+// and head.
+Qwen3 build_model(const TrainOptions& o, int64_t num_labels) {
+  const bool bf16 = o.dtype == "bf16";
+  LoadOptions lo;
+  lo.dtype = (o.full || !bf16) ? torch::kFloat32 : torch::kBFloat16;
+  lo.score_head = true;
+  lo.num_labels = num_labels;
+  torch::manual_seed(o.seed);
+  Qwen3 model = load_qwen3(o.model, lo);
+  if (model->config.num_labels != num_labels)
+    throw InputError(o.model + ": its score head has " + std::to_string(model->config.num_labels) +
+                     " labels, the data has " + std::to_string(num_labels));
+  {
+    torch::NoGradGuard ng;
+    WeightStore store(o.model);
+    if (!store.contains("score.weight")) {
+      // A new head, initialised as transformers does (normal, std 0.02) from --seed.
+      model->score->weight.set_data(torch::randn(model->score->weight.sizes(), torch::kFloat32) * 0.02);
+    } else {
+      model->score->weight.set_data(model->score->weight.to(torch::kFloat32));
+    }
+    if (o.full) {
+      // Own copies: the optimizer writes into them every step.
+      for (auto& p : model->parameters()) p.set_data(p.clone());
+    }
+  }
+  if (!o.full) {
+    LoraSpec spec;
+    spec.r = o.lora_r;
+    spec.alpha = o.lora_alpha;
+    spec.dropout = o.lora_dropout;
+    spec.use_rslora = o.use_rslora;
+    if (model->add_lora(spec, o.lora_targets) == 0) throw Error("no layer matched --lora-targets");
+  }
+  return model;
+}
+
+void write_full_model_folder(Qwen3& model, const std::string& dir, const std::vector<std::string>& labels,
+                             torch::Dtype dtype) {
+  const std::string tmp = dir + ".tmp";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  model->config.id2label = labels;
+  model->config.pad_token_id = kSeqClsPadId;
+  save_qwen3(model, tmp, dtype);
+  fs::remove_all(dir);
+  fs::rename(tmp, dir);
+}
+
+void write_adapter_folder(Qwen3& model, const TrainOptions& o, const std::string& dir) {
+  const std::string tmp = dir + ".tmp";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  AdapterConfig ac;
+  ac.lora.r = o.lora_r;
+  ac.lora.alpha = o.lora_alpha;
+  ac.lora.dropout = o.lora_dropout;
+  ac.lora.use_rslora = o.use_rslora;
+  ac.target_modules = o.lora_targets;
+  ac.modules_to_save = {"score"};
+  ac.base_model_name_or_path = fs::absolute(o.model).string();
+  ac.task_type = "SEQ_CLS";
+  save_peft_adapter(model, ac, tmp);
+  fs::remove_all(dir);
+  fs::rename(tmp, dir);
+}
+
+class SeqClsClassifier : public TextClassifier {
+ public:
+  SeqClsClassifier(RunManifest m, Qwen3 model, std::shared_ptr<const Tokenizer> tok, int64_t max_length,
+                   int64_t batch_size, bool bf16)
+      : m_(std::move(m)), model_(std::move(model)), tok_(std::move(tok)), max_length_(max_length),
+        batch_size_(batch_size), bf16_(bf16) {
+    model_->eval();
+  }
+  const RunManifest& manifest() const override { return m_; }
+  torch::Tensor predict_proba(const std::vector<std::string>& texts) override {
+    return seqcls_predict(model_, seqcls_encode(*tok_, texts, max_length_), batch_size_, bf16_);
+  }
+
+ private:
+  RunManifest m_;
+  Qwen3 model_;
+  std::shared_ptr<const Tokenizer> tok_;
+  int64_t max_length_, batch_size_;
+  bool bf16_;
+};
+
+}  // namespace
+
+std::string train_classifier_method(const TrainOptions& given) {
+  TrainOptions o = given;
+  std::string run_dir = o.out;
+  if (!o.resume.empty()) {
+    run_dir = o.resume;
+    const std::string saved = (fs::path(run_dir) / "train_options.json").string();
+    std::ifstream in(saved);
+    if (!in) throw InputError(saved + ": missing; is " + run_dir + " a classifier run folder?");
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(in);
+    } catch (const std::exception& e) {
+      throw InputError(saved + ": malformed JSON: " + e.what());
+    }
+    o = options_from_json(j, saved);
+    // What may change between the interrupted run and its continuation.
+    o.resume = given.resume;
+    o.threads = given.threads;
+    o.quiet = given.quiet;
+    if (given.max_steps != 0) o.max_steps = given.max_steps;
+  }
+  if (o.model.empty()) throw Error("--model is required for --method classifier");
+  const Qwen3Config config = Qwen3Config::load(o.model);
+  if (o.resume.empty()) o = resolve(o, config);
+  if (run_dir.empty()) run_dir = "models/classifier-" + (o.model_size.empty() ? std::string("custom") : o.model_size);
+  fs::create_directories(run_dir);
+  if (o.resume.empty()) write_text_atomically((fs::path(run_dir) / "train_options.json").string(), options_to_json(o).dump(2) + "\n");
+
+  Data data = read_data(o, o.quiet);
+  auto tok = Tokenizer::for_model(o.model);
+  auto train_ids = seqcls_encode(*tok, data.train_texts, o.max_length);
+  auto valid_ids = seqcls_encode(*tok, data.valid_texts, o.max_length);
+  const auto label_names = data.labels.names();
+  if (!o.quiet)
+    std::cerr << "classifier (" << (o.full ? "full" : "LoRA r=" + std::to_string(o.lora_r)) << ", " << o.dtype
+              << "): " << train_ids.size() << " training and " << valid_ids.size() << " validation texts, "
+              << label_names.size() << " labels\n";
+
+  Qwen3 model = build_model(o, static_cast<int64_t>(label_names.size()));
+  SeqClsTask task(model, o.full, o.grad_checkpointing, std::move(train_ids), data.train_labels, std::move(valid_ids),
+                  data.valid_labels, label_names, std::max<int64_t>(16, o.batch_size));
+  TrainerConfig tc = TrainerConfig::from_options(o, run_dir);
+  tc.select_metric = label_names.size() == 2 ? "accuracy" : "macro_f1";
+  tc.label = "classifier";
+  Trainer trainer(task, tc);
+  TrainResult result = trainer.run();
+  trainer.restore_best();
+
+  RunManifest m;
+  m.method = "classifier";
+  m.base_model = fs::absolute(o.model).string();
+  m.base_model_fingerprint = model_fingerprint(o.model);
+  m.model_size = o.model_size;
+  m.labels = label_names;
+  m.hyperparameters = options_to_json(o);
+  m.hyperparameters["trainer"] = tc.to_json();
+  m.metrics = nlohmann::json::object();
+  if (!result.best_metrics.is_null()) m.metrics["valid"] = result.best_metrics;
+  m.metrics["training"] = result.to_json();
+  if (!data.test_texts.empty()) {
+    compat::CpuAutocast autocast(o.dtype == "bf16");
+    Metrics t = task.evaluate(seqcls_encode(*tok, data.test_texts, o.max_length), data.test_labels);
+    m.metrics["test"] = to_json(t);
+    if (!o.quiet) std::cerr << "test set:\n" << format_report(t);
+  }
+  m.extra = {{"mode", o.full ? "full" : "lora"}, {"max_length", o.max_length}, {"pad_token_id", kSeqClsPadId},
+             {"dtype", o.dtype}};
+  if (o.full) write_full_model_folder(model, (fs::path(run_dir) / "model").string(), label_names,
+                                      o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32);
+  else write_adapter_folder(model, o, (fs::path(run_dir) / "adapter").string());
+  m.created = utc_now_iso8601();
+  m.save(run_dir);
+  return run_dir;
+}
+
+std::unique_ptr<TextClassifier> load_seqcls_classifier(const std::string& run_dir, const RunManifest& m,
+                                                      const PredictOptions& options) {
+  const std::string mode = m.extra.value("mode", "lora");
+  std::string dtype = options.dtype;
+  if (dtype == "auto") dtype = m.extra.value("dtype", std::string("fp32"));
+  const bool bf16 = dtype == "bf16";
+  const int64_t max_length = options.max_length > 0 ? options.max_length : m.extra.value("max_length", int64_t{256});
+  LoadOptions lo;
+  lo.dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+  lo.score_head = true;
+  lo.num_labels = static_cast<int64_t>(m.labels.size());
+  Qwen3 model{nullptr};
+  std::string tokenizer_dir;
+  if (mode == "full") {
+    tokenizer_dir = (fs::path(run_dir) / "model").string();
+    model = load_qwen3(tokenizer_dir, lo);
+  } else {
+    tokenizer_dir = m.base_model;
+    if (!fs::is_directory(m.base_model))
+      throw InputError(run_dir + "/manifest.json: base model folder " + m.base_model + " not found");
+    model = load_qwen3(m.base_model, lo);
+    load_peft_adapter(model, (fs::path(run_dir) / "adapter").string());
+    model->score->to(lo.dtype);
+    model->merge_lora();  // one matmul per projection at inference
+  }
+  if (model->config.num_labels != static_cast<int64_t>(m.labels.size()))
+    throw InputError(run_dir + ": the model has " + std::to_string(model->config.num_labels) + " labels, manifest.json " +
+                     std::to_string(m.labels.size()));
+  for (auto& p : model->parameters()) p.set_requires_grad(false);
+  return std::make_unique<SeqClsClassifier>(m, model, Tokenizer::for_model(tokenizer_dir), max_length,
+                                            options.batch_size, bf16);
 }
 
 }  // namespace qsenti

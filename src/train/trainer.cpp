@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -26,7 +27,7 @@ namespace {
 
 std::atomic<bool> g_interrupt{false};
 
-extern "C" void on_sigint(int) {
+void on_trainer_sigint(int) {
   g_interrupt.store(true);
   // A second Ctrl-C kills the process the usual way.
   std::signal(SIGINT, SIG_DFL);
@@ -39,7 +40,7 @@ class SigintScope {
     if (!on_) return;
     g_interrupt.store(false);
     struct sigaction sa {};
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_trainer_sigint;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, &prev_);
   }
@@ -93,6 +94,8 @@ TrainerConfig TrainerConfig::from_options(const TrainOptions& o, const std::stri
   c.max_steps = o.max_steps;
   c.resume = !o.resume.empty();
   c.quiet = o.quiet;
+  // Testing hook for whole-method interruption tests (tests/test_classifier_method.cpp).
+  if (const char* s = std::getenv("QSENTI_TEST_INTERRUPT_AFTER_STEP")) c.interrupt_after_step = std::atoll(s);
   return c;
 }
 
