@@ -255,8 +255,17 @@ void Qwen3Impl::add_score_head(int64_t num_labels) {
 }
 
 torch::Tensor Qwen3Impl::lm_logits(const torch::Tensor& hidden) {
-  if (!lm_head.is_empty()) return lm_head(hidden);
-  return torch::linear(hidden, model->embed_tokens->weight);
+  const torch::Tensor& w = lm_head.is_empty() ? model->embed_tokens->weight : lm_head->weight;
+  // oneDNN's bf16 matmul copies the weight into its blocked layout on every
+  // call: for the 151,936-row vocabulary that is a transient copy as large as
+  // the embedding table (311 MB for 0.6B). Projecting slice by slice bounds it.
+  constexpr int64_t kRowsPerSlice = 16384;
+  const int64_t V = w.size(0);
+  if (V <= kRowsPerSlice) return torch::linear(hidden, w);
+  std::vector<torch::Tensor> parts;
+  for (int64_t start = 0; start < V; start += kRowsPerSlice)
+    parts.push_back(torch::linear(hidden, w.narrow(0, start, std::min(kRowsPerSlice, V - start))));
+  return torch::cat(parts, -1);
 }
 
 torch::Tensor Qwen3Impl::score_logits(const torch::Tensor& hidden) {
