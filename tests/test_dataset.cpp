@@ -107,6 +107,7 @@ TEST(DataFormat, FromExtensionAndName) {
   EXPECT_EQ(data_format_for_path("b.jsonl"), DataFormat::kJsonl);
   EXPECT_EQ(data_format_for_path("b.json"), DataFormat::kJsonl);
   EXPECT_EQ(data_format_for_path("-"), DataFormat::kTsv);
+  EXPECT_EQ(data_format_for_path("<stdin>"), DataFormat::kTsv);
   EXPECT_THROW(data_format_for_path("b.dat"), InputError);
   EXPECT_THROW(data_format_for_path("dir.v2/noext"), InputError);
   EXPECT_EQ(parse_data_format("CSV"), DataFormat::kCsv);

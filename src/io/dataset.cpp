@@ -136,7 +136,7 @@ const char* data_format_name(DataFormat format) {
 }
 
 DataFormat data_format_for_path(const std::string& path) {
-  if (path == "-") return DataFormat::kTsv;
+  if (path == "-" || path == "<stdin>") return DataFormat::kTsv;
   const std::string ext = extension_of(path);
   if (ext == ".tsv" || ext == ".txt") return DataFormat::kTsv;
   if (ext == ".csv") return DataFormat::kCsv;

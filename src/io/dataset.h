@@ -45,7 +45,7 @@ enum class DataFormat { kAuto, kTsv, kCsv, kJsonl, kPlain };
 DataFormat parse_data_format(const std::string& name);
 const char* data_format_name(DataFormat format);
 // From the extension: .tsv/.txt -> tsv, .csv -> csv, .jsonl/.ndjson/.json ->
-// jsonl; "-" (stdin) -> tsv. Throws qsenti::InputError for other extensions.
+// jsonl; "-" or "<stdin>" -> tsv. Throws qsenti::InputError for other extensions.
 DataFormat data_format_for_path(const std::string& path);
 
 struct BadRow {
