@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "text/batch.h"
+#include "text/bpe.h"
 #include "text/byte_level.h"
 #include "text/pretokenizer.h"
 #include "text/tokenizer.h"
@@ -194,6 +197,42 @@ TEST(Tokenizer, DecodeOddIds) {
   EXPECT_EQ(tok().decode({bytes[0], bytes[1]}), "\xEF\xBF\xBD");
   EXPECT_TRUE(tok().decode({}).empty());
   EXPECT_TRUE(tok().encode("").empty());
+}
+
+// The scanning merge loop (short words) and the heap (long words, written
+// after tokenizers' own) agree on random merge tables and words, ties between
+// equal pairs included.
+TEST(Bpe, ScanAndHeapAgree) {
+  std::mt19937 rng(1234);
+  for (int table = 0; table < 20; ++table) {
+    std::array<int32_t, 256> byte_ids;
+    for (int b = 0; b < 256; ++b) byte_ids[b] = b;
+    std::vector<qsenti::BpeModel::Merge> merges;
+    std::set<std::pair<int32_t, int32_t>> used;
+    int32_t next_id = 256;
+    std::vector<int32_t> pool = {'a', 'b', 'c', 'd'};
+    for (int r = 0; r < 150; ++r) {
+      const int32_t a = pool[rng() % pool.size()], b = pool[rng() % pool.size()];
+      if (!used.insert({a, b}).second) continue;
+      merges.push_back({a, b, next_id});
+      pool.push_back(next_id++);
+    }
+    if (table % 2) {
+      // Merged-token ids out of rank order: the model must then order merges
+      // by rank, not by id. Renumber the new tokens in reverse.
+      const auto renumber = [&](int32_t id) { return id < 256 ? id : next_id - 1 - (id - 256); };
+      for (auto& m : merges) m = {renumber(m.left), renumber(m.right), renumber(m.result)};
+    }
+    const qsenti::BpeModel bpe(byte_ids, merges, next_id);
+    for (int k = 0; k < 200; ++k) {
+      std::string word(1 + rng() % 300, 'a');
+      for (char& c : word) c = static_cast<char>('a' + rng() % 4);
+      std::vector<int32_t> scan, heap;
+      bpe.encode_word_scan(word, scan);
+      bpe.encode_word_heap(word, heap);
+      ASSERT_EQ(scan, heap) << "table " << table << " word " << word;
+    }
+  }
 }
 
 TEST(Utf8, ReplacementMatchesPython) {

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "text/bpe.h"
@@ -110,7 +111,11 @@ std::unique_ptr<Tokenizer::Impl> Tokenizer::Impl::build(TokenizerFile&& file,
     merges.push_back(BpeModel::Merge{lookup(a, r), lookup(b, r), lookup(joined, r)});
   }
   file.merges = {};
-  impl->bpe = std::make_unique<BpeModel>(byte_ids, merges);
+  try {
+    impl->bpe = std::make_unique<BpeModel>(byte_ids, merges, static_cast<int32_t>(n_ids));
+  } catch (const std::length_error& e) {
+    fail(path, e.what());
+  }
 
   for (auto& a : file.added_tokens) {
     auto it = impl->token_ids.find(a.content);
