@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/size_prompt.h"
 #include "train/train_options.h"
 #include "util/error.h"
 #include "util/runtime.h"
@@ -71,6 +72,11 @@ void add_train_command(CLI::App& app) {
 
   cmd->callback([o] {
     if (o->threads > 0) init_runtime(o->threads);
+    // Without --model-size on a terminal, ask for it as the original did;
+    // missing --model/--out become the conventional folders.
+    if (o->resume.empty())
+      complete_train_paths(o->model, o->out, o->model_size, o->method, stdin_is_terminal(), std::cin, std::cout,
+                           std::cerr);
     std::string run;
     if (o->method == "embedding") run = train_embedding_method(*o);
     else if (o->method == "lora") run = train_lora_method(*o);

@@ -104,7 +104,7 @@ nlohmann::ordered_json PredictionWriter::to_json(const Prediction& p) const {
   nlohmann::ordered_json probs = nlohmann::ordered_json::object();
   for (size_t c = 0; c < labels_.size(); ++c) probs[labels_[c]] = round_probability(p.probabilities.at(c));
   j["probabilities"] = probs;
-  if (include_true_label_) j["true_label"] = p.true_label ? nlohmann::ordered_json(*p.true_label) : nullptr;
+  if (include_true_label_ && p.true_label) j["true_label"] = *p.true_label;
   return j;
 }
 

@@ -5,7 +5,8 @@
 // Every output row carries the input line number, the text (unless left
 // out), the predicted class id and name, its probability and the
 // probability of every class; rows read with a label also carry it
-// ("true_label"). JSON lines:
+// ("true_label"; in CSV the column exists whenever the input can carry
+// labels, empty for rows without one). JSON lines:
 //   {"line":3,"text":"…","label":1,"label_name":"positive","probability":0.93,
 //    "probabilities":{"negative":0.07,"positive":0.93}}
 // CSV: line,text,label,label_name,probability,p_<class>...[,true_label]

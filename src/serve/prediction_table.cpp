@@ -126,7 +126,8 @@ std::string render_answers(const std::string& run, const std::vector<Prediction>
       nlohmann::ordered_json j;
       j["text"] = p.text;
       j["run"] = run;
-      for (auto& [k, v] : answer_json(p, labels).items()) j[k] = v;
+      const auto answer = answer_json(p, labels);  // items() does not keep a temporary alive
+      for (auto& [k, v] : answer.items()) j[k] = v;
       out += dump(j);
     }
     return out;
@@ -145,7 +146,8 @@ std::string render_comparison(const std::string& text, const std::vector<RunAnsw
     for (const auto& a : answers) {
       nlohmann::ordered_json r;
       r["run"] = a.run;
-      for (auto& [k, v] : answer_json(a.prediction, labels).items()) r[k] = v;
+      const auto answer = answer_json(a.prediction, labels);
+      for (auto& [k, v] : answer.items()) r[k] = v;
       j["runs"].push_back(r);
     }
     j["ensemble"] = ensemble ? answer_json(*ensemble, labels) : nlohmann::ordered_json(nullptr);
