@@ -228,45 +228,6 @@ class SeqClsTask : public TrainingTask {
   int64_t eval_batch_;
 };
 
-// Builds the model to train: fp32 master weights for --full; for LoRA the
-// frozen base in the compute dtype (bf16 stays memory-mapped) and fp32 adapters
-// and head.
-Qwen3 build_model(const TrainOptions& o, int64_t num_labels) {
-  const bool bf16 = o.dtype == "bf16";
-  LoadOptions lo;
-  lo.dtype = (o.full || !bf16) ? torch::kFloat32 : torch::kBFloat16;
-  lo.score_head = true;
-  lo.num_labels = num_labels;
-  torch::manual_seed(o.seed);
-  Qwen3 model = load_qwen3(o.model, lo);
-  if (model->config.num_labels != num_labels)
-    throw InputError(o.model + ": its score head has " + std::to_string(model->config.num_labels) +
-                     " labels, the data has " + std::to_string(num_labels));
-  {
-    torch::NoGradGuard ng;
-    WeightStore store(o.model);
-    if (!store.contains("score.weight")) {
-      // A new head, initialised as transformers does (normal, std 0.02) from --seed.
-      model->score->weight.set_data(torch::randn(model->score->weight.sizes(), torch::kFloat32) * 0.02);
-    } else {
-      model->score->weight.set_data(model->score->weight.to(torch::kFloat32));
-    }
-    if (o.full) {
-      // Own copies: the optimizer writes into them every step.
-      for (auto& p : model->parameters()) p.set_data(p.clone());
-    }
-  }
-  if (!o.full) {
-    LoraSpec spec;
-    spec.r = o.lora_r;
-    spec.alpha = o.lora_alpha;
-    spec.dropout = o.lora_dropout;
-    spec.use_rslora = o.use_rslora;
-    if (model->add_lora(spec, o.lora_targets) == 0) throw Error("no layer matched --lora-targets");
-  }
-  return model;
-}
-
 void write_full_model_folder(Qwen3& model, const std::string& dir, const std::vector<std::string>& labels,
                              torch::Dtype dtype) {
   const std::string tmp = dir + ".tmp";
@@ -358,7 +319,7 @@ std::string train_classifier_method(const TrainOptions& given) {
               << "): " << train_ids.size() << " training and " << valid_ids.size() << " validation texts, "
               << label_names.size() << " labels\n";
 
-  Qwen3 model = build_model(o, static_cast<int64_t>(label_names.size()));
+  Qwen3 model = build_seqcls_model(o, static_cast<int64_t>(label_names.size()));
   SeqClsTask task(model, o.full, o.grad_checkpointing, std::move(train_ids), data.train_labels, std::move(valid_ids),
                   data.valid_labels, label_names, std::max<int64_t>(16, o.batch_size));
   TrainerConfig tc = TrainerConfig::from_options(o, run_dir);

@@ -1,6 +1,10 @@
 #include "methods/seqcls_model.h"
 
+#include "io/weight_store.h"
+#include "model/loading.h"
 #include "text/batch.h"
+#include "train/train_options.h"
+#include "util/error.h"
 #include "train/batching.h"
 #include "util/torch_compat.h"
 
@@ -65,6 +69,45 @@ torch::Tensor seqcls_predict(Qwen3& model, const std::vector<std::vector<int32_t
   }
   if (was_training) model->train();
   return probs;
+}
+
+// Builds the model to train: fp32 master weights for --full; for LoRA the
+// frozen base in the compute dtype (bf16 stays memory-mapped) and fp32 adapters
+// and head.
+Qwen3 build_seqcls_model(const TrainOptions& o, int64_t num_labels) {
+  const bool bf16 = o.dtype == "bf16";
+  LoadOptions lo;
+  lo.dtype = (o.full || !bf16) ? torch::kFloat32 : torch::kBFloat16;
+  lo.score_head = true;
+  lo.num_labels = num_labels;
+  torch::manual_seed(o.seed);
+  Qwen3 model = load_qwen3(o.model, lo);
+  if (model->config.num_labels != num_labels)
+    throw InputError(o.model + ": its score head has " + std::to_string(model->config.num_labels) +
+                     " labels, the data has " + std::to_string(num_labels));
+  {
+    torch::NoGradGuard ng;
+    WeightStore store(o.model);
+    if (!store.contains("score.weight")) {
+      // A new head, initialised as transformers does (normal, std 0.02) from --seed.
+      model->score->weight.set_data(torch::randn(model->score->weight.sizes(), torch::kFloat32) * 0.02);
+    } else {
+      model->score->weight.set_data(model->score->weight.to(torch::kFloat32));
+    }
+    if (o.full) {
+      // Own copies: the optimizer writes into them every step.
+      for (auto& p : model->parameters()) p.set_data(p.clone());
+    }
+  }
+  if (!o.full) {
+    LoraSpec spec;
+    spec.r = o.lora_r;
+    spec.alpha = o.lora_alpha;
+    spec.dropout = o.lora_dropout;
+    spec.use_rslora = o.use_rslora;
+    if (model->add_lora(spec, o.lora_targets) == 0) throw Error("no layer matched --lora-targets");
+  }
+  return model;
 }
 
 }  // namespace qsenti

@@ -35,6 +35,14 @@ std::vector<std::vector<int32_t>> seqcls_encode(const Tokenizer& tokenizer, cons
 // Norm weights and biases get no weight decay.
 std::vector<TrainableParameter> seqcls_trainable_parameters(Qwen3& model, bool full);
 
+// The model to train from options.model with the resolved options: fp32 master
+// weights for --full (own copies, not the memory-mapped file); for LoRA the
+// frozen base in the compute dtype (bf16 stays memory-mapped) with fp32
+// adapters (options.lora_*) and an fp32 score head. A head the folder lacks is
+// initialised as transformers does (normal, std 0.02) from options.seed.
+struct TrainOptions;
+Qwen3 build_seqcls_model(const TrainOptions& options, int64_t num_labels);
+
 // Softmax probabilities [N, K] for `ids`, in batches sorted by length.
 torch::Tensor seqcls_predict(Qwen3& model, const std::vector<std::vector<int32_t>>& ids, int64_t batch_size,
                              bool bf16_autocast);

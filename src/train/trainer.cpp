@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "train/batching.h"
@@ -75,6 +77,23 @@ std::string fmt(double v, int precision = 4) {
 }  // namespace
 
 bool interrupt_requested() { return g_interrupt.load(); }
+
+namespace {
+std::atomic<int> g_allocator_scopes{0};
+}
+
+TrainingAllocatorScope::TrainingAllocatorScope() {
+  if (g_allocator_scopes.fetch_add(1) > 0) return;
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
+
+TrainingAllocatorScope::~TrainingAllocatorScope() {
+  if (g_allocator_scopes.fetch_sub(1) > 1) return;
+  mallopt(M_MMAP_MAX, 65536);                 // glibc's default
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);      // glibc's default
+  malloc_trim(0);
+}
 
 TrainerConfig TrainerConfig::from_options(const TrainOptions& o, const std::string& run_dir) {
   TrainerConfig c;
@@ -315,6 +334,7 @@ TrainResult Trainer::run() {
   auto& I = *impl_;
   const auto& cfg = config_;
   SigintScope sigint(cfg.handle_sigint);
+  TrainingAllocatorScope allocator;
   if (cfg.resume) I.resume_from_checkpoint();
   else if (!cfg.resume) {
     std::error_code ec;

@@ -134,6 +134,20 @@ class Trainer {
   TrainerConfig config_;
 };
 
+// While alive, large allocations come from the heap and freed memory stays in
+// the process: a training step repeats the same big allocations (activations,
+// gradients, optimizer temporaries), LibTorch's CPU allocator does not cache
+// them, and with glibc's mmap'd chunks every step page-faults them in again
+// (measured 8x slower on the tiny model in a VM). Trainer::run holds one;
+// benchmarks and custom loops may too. Restores glibc's settings after.
+class TrainingAllocatorScope {
+ public:
+  TrainingAllocatorScope();
+  ~TrainingAllocatorScope();
+  TrainingAllocatorScope(const TrainingAllocatorScope&) = delete;
+  TrainingAllocatorScope& operator=(const TrainingAllocatorScope&) = delete;
+};
+
 // Set by the SIGINT handler the Trainer installs while running; exposed so a
 // method's long preparation (tokenising) can poll it too.
 bool interrupt_requested();

@@ -1,0 +1,186 @@
+// Training throughput of method C: tokens/s, time per phase, peak memory and
+// padding overhead, on a random model in the real shapes with real Weibo texts.
+//
+//   bench_train [--preset 0.6B|tiny|4B|8B] [--full] [--lora-r 16] [--threads 2]
+//               [--batch 16] [--steps 4] [--warmup 1] [--max-length 128]
+//               [--dtype bf16|fp32] [--grad-checkpointing] [--data data/weibo2018/train.tsv]
+//
+// Defaults: the 0.6B preset with bf16 weights (frozen), LoRA r=16 on
+// q/k/v/o in fp32, bf16 autocast, batch 16, 2 threads. The batches are the
+// length-grouped batches training uses; the first --warmup steps are not timed.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <string>
+
+#include "io/dataset.h"
+#include "methods/seqcls_model.h"
+#include "model/loading.h"
+#include "text/batch.h"
+#include "train/batching.h"
+#include "train/train_options.h"
+#include "train/trainer.h"
+#include "util/runtime.h"
+#include "util/torch_compat.h"
+
+namespace fs = std::filesystem;
+using namespace qsenti;
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+long vm_kb(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + std::strlen(key) + 1);
+  return -1;
+}
+
+// User + system CPU seconds of the whole process (all threads): on a busy
+// machine the wall clock says little, the CPU time much more.
+double cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string preset = "0.6B", dtype = "bf16", data = std::string(QSENTI_SOURCE_DIR) + "/data/weibo2018/train.tsv";
+  bool full = false, ckpt = false;
+  int64_t r = 16, threads = 2, batch = 16, steps = 4, warmup = 1, max_length = 128;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "missing value for " << a << "\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--preset") preset = next();
+    else if (a == "--full") full = true;
+    else if (a == "--grad-checkpointing") ckpt = true;
+    else if (a == "--lora-r") r = std::stoll(next());
+    else if (a == "--threads") threads = std::stoll(next());
+    else if (a == "--batch") batch = std::stoll(next());
+    else if (a == "--steps") steps = std::stoll(next());
+    else if (a == "--warmup") warmup = std::stoll(next());
+    else if (a == "--max-length") max_length = std::stoll(next());
+    else if (a == "--dtype") dtype = next();
+    else if (a == "--data") data = next();
+    else {
+      std::cerr << "unknown option " << a << " (see the comment at the top of bench/bench_train.cpp)\n";
+      return 2;
+    }
+  }
+  init_runtime(static_cast<int>(threads));
+
+  const fs::path dir = fs::temp_directory_path() / ("qsenti-bench-train-" + preset + "-" + std::to_string(::getpid()));
+  double t = now_s();
+  write_random_model(Qwen3Config::preset(preset), dir.string(), 1, torch::kBFloat16);
+  std::printf("model: %s preset written in %.1f s\n", preset.c_str(), now_s() - t);
+
+  TrainOptions o;
+  o.model = dir.string();
+  o.full = full;
+  o.dtype = dtype;
+  o.lora_r = r;
+  o.lora_alpha = 2.0 * r;
+  o.lora_dropout = 0.05;
+  o.seed = 1;
+  Qwen3 model = build_seqcls_model(o, 2);
+  auto params = seqcls_trainable_parameters(model, full);
+  int64_t n_train = 0;
+  std::vector<torch::Tensor> decay, no_decay, all;
+  for (const auto& p : params) {
+    n_train += p.tensor.numel();
+    (p.weight_decay ? decay : no_decay).push_back(p.tensor);
+    all.push_back(p.tensor);
+  }
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(1e-4).weight_decay(0.01)));
+  if (!no_decay.empty())
+    groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(1e-4).weight_decay(0)));
+  torch::optim::AdamW opt(groups, torch::optim::AdamWOptions(1e-4));
+
+  Dataset d = read_dataset(data);
+  auto tok = Tokenizer::for_model(dir.string());
+  auto ids = seqcls_encode(*tok, d.texts, max_length);
+  std::vector<int64_t> lengths;
+  for (const auto& s : ids) lengths.push_back(static_cast<int64_t>(s.size()));
+  BatchingOptions bo;
+  bo.batch_size = batch;
+  bo.seed = 1;
+  auto batches = length_grouped_batches(lengths, 0, bo);
+  double mean_len = 0;
+  for (auto l : lengths) mean_len += static_cast<double>(l);
+  mean_len /= static_cast<double>(lengths.size());
+  std::printf("data: %zu texts, mean %.1f tokens (with <|endoftext|>), padding overhead %.1f%% (batch %lld)\n",
+              lengths.size(), mean_len, 100 * padding_overhead(batches, lengths), static_cast<long long>(batch));
+  std::printf("training: %s, %lld trainable parameters, %s, %lld threads%s\n",
+              full ? "full" : ("LoRA r=" + std::to_string(r) + " q/k/v/o").c_str(), static_cast<long long>(n_train),
+              dtype == "bf16" ? "bf16 autocast" : "fp32", static_cast<long long>(threads),
+              ckpt ? ", activation checkpointing" : "");
+
+  std::vector<int64_t> labels(d.labels.begin(), d.labels.end());
+  TrainingAllocatorScope allocator;  // as Trainer::run
+  double t_fwd = 0, t_bwd = 0, t_opt = 0, c_fwd = 0, c_bwd = 0, c_opt = 0;
+  int64_t tokens = 0, padded = 0;
+  model->train();
+  for (int64_t s = 0; s < warmup + steps; ++s) {
+    const auto& b = batches[static_cast<size_t>(s) % batches.size()];
+    std::vector<std::vector<int32_t>> seqs;
+    std::vector<int64_t> y;
+    int64_t real = 0;
+    for (size_t i : b) seqs.push_back(ids[i]), y.push_back(labels[i]), real += lengths[i];
+    TokenBatch tb = pad_batch(seqs, kSeqClsPadId, PadSide::kRight);
+    const double t0 = now_s(), c0 = cpu_s();
+    torch::Tensor loss;
+    {
+      compat::CpuAutocast autocast(dtype == "bf16");
+      torch::Tensor logits = seqcls_logits(model, tb.input_ids, tb.attention_mask, ckpt);
+      loss = torch::nn::functional::cross_entropy(logits, torch::tensor(y, torch::kInt64));
+    }
+    loss.item<double>();
+    const double t1 = now_s(), c1 = cpu_s();
+    loss.backward();
+    const double t2 = now_s(), c2 = cpu_s();
+    torch::nn::utils::clip_grad_norm_(all, 1.0);
+    opt.step();
+    opt.zero_grad();
+    const double t3 = now_s(), c3 = cpu_s();
+    if (s < warmup) continue;
+    t_fwd += t1 - t0;
+    t_bwd += t2 - t1;
+    t_opt += t3 - t2;
+    c_fwd += c1 - c0;
+    c_bwd += c2 - c1;
+    c_opt += c3 - c2;
+    tokens += real;
+    padded += tb.input_ids.numel();
+  }
+  const double total = t_fwd + t_bwd + t_opt;
+  std::printf("%lld timed steps: %.1f real tokens/s (%.1f with padding); per step %.2f s = forward %.2f + backward %.2f + clip/AdamW %.2f\n",
+              static_cast<long long>(steps), tokens / total, padded / total, total / steps, t_fwd / steps,
+              t_bwd / steps, t_opt / steps);
+  const double cpu = c_fwd + c_bwd + c_opt;
+  std::printf("CPU time per step %.2f s = forward %.2f + backward %.2f + clip/AdamW %.2f; %.1f tokens per CPU-second "
+              "(x %lld threads = the wall-clock rate on an idle machine with perfect scaling)\n",
+              cpu / steps, c_fwd / steps, c_bwd / steps, c_opt / steps, tokens / cpu, static_cast<long long>(threads));
+  std::printf("peak memory (VmHWM): %.0f MiB\n", vm_kb("VmHWM:") / 1024.0);
+  fs::remove_all(dir);
+  return 0;
+}
