@@ -4,6 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "methods/label_scoring.h"
+#include "model/config.h"
+#include "methods/classifier.h"
+#include "text/prompt_template.h"
+#include "train/train_options.h"
+#include "util/error.h"
+#include <fstream>
 #include "model/loading.h"
 #include "model/losses.h"
 #include "model/peft_adapter.h"
@@ -105,6 +111,97 @@ TEST_F(LabelScoringReference, AnswerLossMatchesFullProjectionAndReference) {
   }
   torch::Tensor full = causal_lm_loss(model_->lm_logits(hidden), answer_labels);
   EXPECT_NEAR(answer_lm_loss(model_, hidden, answer_labels).item<double>(), full.item<double>(), 1e-5);
+}
+
+// ------------------------------------------------------------ End to end
+
+// A few steps on Weibo rows with a random tiny model: near-chance accuracy is
+// expected; the mechanics are what is checked.
+TEST(LoraMethodEndToEnd, TrainSaveLoadPredict) {
+  test::TempDir dir;
+  Qwen3Config c = Qwen3Config::preset("tiny");
+  write_random_model(c, dir / "model", 3, torch::kFloat32);
+  // Both classes: the file's first rows and its last (mostly negative) rows.
+  std::ifstream in(test::source_path("data/weibo2018/train.tsv"));
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_GT(lines.size(), 200u);
+  {
+    std::ofstream out(dir / "train.tsv");
+    for (size_t i = 0; i < 40; ++i) out << lines[i] << "\n";
+    for (size_t i = lines.size() - 24; i < lines.size(); ++i) out << lines[i] << "\n";
+  }
+  TrainOptions o;
+  o.method = "lora";
+  o.model = dir / "model";
+  o.train_path = dir / "train.tsv";
+  o.out = dir / "run";
+  o.max_steps = 3;
+  o.batch_size = 8;
+  o.max_length = 96;
+  o.lr = 1e-3;
+  o.quiet = true;
+  o.prompt_template = "chat";
+  ASSERT_EQ(train_lora_method(o), dir / "run");
+
+  RunManifest m = RunManifest::load(dir / "run");
+  EXPECT_EQ(m.method, "lora");
+  EXPECT_EQ(m.labels, (std::vector<std::string>{"negative", "positive"}));
+  EXPECT_EQ(m.extra["label_words"], nlohmann::json({"负面", "正面"}));
+  EXPECT_EQ(m.extra["end_token_id"], 151645);
+  EXPECT_EQ(m.extra["template"], "chat");
+  EXPECT_EQ(m.extra["max_length"], 96);
+  EXPECT_TRUE(m.metrics.contains("valid"));
+  AdapterConfig ac = AdapterConfig::load(dir / "run/adapter");
+  EXPECT_EQ(ac.task_type, "CAUSAL_LM");
+  EXPECT_EQ(ac.lora.r, 16);  // size default (unknown size → 0.6B values)
+
+  // The trained adapter changed the model: B is no longer zero.
+  Qwen3 check = load_qwen3(dir / "model");
+  load_peft_adapter(check, dir / "run/adapter");
+  double b_norm = 0;
+  for (auto& [name, lin] : check->lora_layers()) b_norm += lin->lora_B->weight.abs().sum().item<double>();
+  EXPECT_GT(b_norm, 0);
+
+  std::vector<std::string> texts{"今天真开心，阳光明媚", "太失望了，再也不来了", "<|im_end|>", "一般般"};
+  auto clf = load_classifier(dir / "run");
+  torch::Tensor p = clf->predict_proba(texts);
+  ASSERT_EQ(p.sizes(), (std::vector<int64_t>{4, 2}));
+  EXPECT_LE(test::max_abs_diff(p.sum(1), torch::ones({4})), 1e-5);
+  EXPECT_TRUE((p > 0).all().item<bool>());
+
+  // The probabilities are those of the answers under the unmerged adapter,
+  // computed the slow way: each full sequence through the model.
+  {
+    torch::NoGradGuard ng;
+    check->eval();
+    auto words = m.extra["label_words"].get<std::vector<std::string>>();
+    PromptEncoder enc(Tokenizer::for_model(dir / "model"), PromptTemplate::from_spec("chat", words), words, 96);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::vector<double> logp;
+      for (int64_t k = 0; k < 2; ++k) {
+        PromptExample ex = enc.example(texts[i], k);
+        ForwardArgs a;
+        a.input_ids = torch::tensor(std::vector<int64_t>(ex.input_ids.begin(), ex.input_ids.end())).unsqueeze(0);
+        torch::Tensor lp = torch::log_softmax(check->lm_logits(check->forward(a).last_hidden_state[0]), -1);
+        double s = 0;
+        for (size_t t = ex.prompt_length; t < ex.input_ids.size(); ++t) s += lp[t - 1][ex.input_ids[t]].item<double>();
+        logp.push_back(s);
+      }
+      const double p1 = 1.0 / (1.0 + std::exp(logp[0] - logp[1]));
+      EXPECT_NEAR(p[i][1].item<double>(), p1, 1e-4) << texts[i];
+    }
+  }
+  // Batch composition does not change a text's probabilities.
+  torch::Tensor single = clf->predict_proba({texts[1]});
+  EXPECT_LE(test::max_abs_diff(single[0], p[1]), 1e-5);
+
+  // Label words must match the labels.
+  TrainOptions bad = o;
+  bad.out = dir / "bad";
+  bad.label_words = {"a", "b", "c"};
+  EXPECT_THROW(train_lora_method(bad), Error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad"));
 }
 
 }  // namespace

@@ -14,5 +14,6 @@ void add_train_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 
 }  // namespace qsenti::cli
