@@ -18,7 +18,9 @@ void add_train_command(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"embedding", "lora", "classifier"}));
   cmd->add_option("--model", o->model, "base model folder (Hugging Face layout); default models/Qwen3[-Embedding]-<size>");
-  cmd->add_option("--model-size", o->model_size, "0.6B, 4B or 8B: picks defaults (batch, lr, LoRA rank) and the conventional folders")
+  cmd->add_option("--model-size", o->model_size,
+                  "0.6B, 4B or 8B: picks defaults (batch, lr, LoRA rank) and the conventional folders; asked for on "
+                  "a terminal when neither --model nor --model-size is given (0.6B in scripts)")
       ->check(CLI::IsMember({"0.6B", "4B", "8B"}));
   cmd->add_option("--train", o->train_path, "training data: TSV (text<TAB>label), CSV (label,review), or JSON lines")->required();
   cmd->add_option("--valid", o->valid_path, "validation data; default: a stratified, seeded split of --train");
@@ -30,7 +32,7 @@ void add_train_command(CLI::App& app) {
 
   cmd->add_option("--epochs", o->epochs, "passes over the training data (default: by method)");
   cmd->add_option("--batch-size", o->batch_size, "texts per step (default by size: A 32/16/8, B and C 16/8/4)");
-  cmd->add_option("--lr", o->lr, "peak learning rate (default by size and method)");
+  cmd->add_option("--lr", o->lr, "peak learning rate (default by size and method; C: LoRA 2e-4/1e-4/5e-5 for 0.6B/4B/8B, --full 2e-5; a model of no known size, e.g. a small one trained from scratch: batch 32 and lr 1e-3 with --full, 2e-4 with LoRA; C trains 3 epochs by default)");
   cmd->add_option("--seed", o->seed, "seed for the split, shuffling, dropout and initialisation")->capture_default_str();
   cmd->add_option("--max-length", o->max_length, "tokens per example at most (longer texts are truncated)")->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "auto, fp32 or bf16 (bf16 autocast; auto = bf16 for real-size models)")->capture_default_str();
@@ -70,6 +72,16 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "no progress output");
 
+  cmd->footer(
+      "Examples:\n"
+      "  qsenti train --method embedding --model-size 0.6B --train data/weibo2018/train.tsv\n"
+      "      (base model models/Qwen3-Embedding-0.6B, run written to models/embedding-0.6B)\n"
+      "  qsenti train --method classifier --full --model /path/to/Qwen3-0.6B --train train.tsv --out runs/c\n"
+      "  qsenti train --method lora --model-size 4B --train train.tsv --test test.tsv\n"
+      "The run folder holds manifest.json (method, base model, labels, hyperparameters, metrics) and the\n"
+      "method's weights; use it with `qsenti eval --run` and `qsenti predict --run`. Ctrl-C keeps the last\n"
+      "checkpoint; --resume RUN continues. Exit codes: 0 success, 1 failure, 2 bad command line,\n"
+      "3 bad input (data, model folder), 130 interrupted.");
   cmd->callback([o] {
     if (o->threads > 0) init_runtime(o->threads);
     // Without --model-size on a terminal, ask for it as the original did;
