@@ -14,6 +14,12 @@ int main(int argc, char** argv) {
       " - sentiment classifiers for Chinese social-media text on Qwen3,\n"
       "trained and served from C++ on a laptop CPU or one GPU."};
   app.require_subcommand(1);
+  app.footer(
+      "Start with `bash scripts/run_demo.sh` (the whole path on a small random model), then e.g.\n"
+      "  qsenti train --method embedding --model-size 0.6B --train data/weibo2018/train.tsv\n"
+      "  qsenti predict --method embedding --model-size 0.6B --text \"今天天气真好\"\n"
+      "`qsenti <command> --help` explains each command. Exit codes: 0 success, 1 failure,\n"
+      "2 bad command line, 3 bad input (data, model or run folder), 130 interrupted.");
   app.set_version_flag("--version", std::string(QSENTI_VERSION));
   qsenti::cli::add_info_command(app);
   qsenti::cli::add_init_command(app);
