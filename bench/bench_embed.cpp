@@ -5,6 +5,7 @@
 // Usage: bench_embed [--preset 0.6B] [--texts 256] [--threads 2] [--batch-size 16]
 //                    [--max-length 256] [--dtype bf16] [--data data/weibo2018/train.tsv]
 //                    [--model DIR]   (an existing model folder instead of a fresh random one)
+//                    [--plan-only 1] (tokenise and plan the batches only: padding figures, no model)
 // The figures are wall-clock; the load average and the process's CPU time are
 // printed beside them, since a busy machine slows multi-threaded runs a lot.
 #include <sys/resource.h>
@@ -23,6 +24,7 @@
 #include "methods/embedder.h"
 #include "model/config.h"
 #include "model/loading.h"
+#include "text/tokenizer.h"
 #include "util/runtime.h"
 
 namespace fs = std::filesystem;
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   std::string data = std::string(QSENTI_SOURCE_DIR) + "/data/weibo2018/train.tsv";
   int64_t n_texts = 256, batch = 16, max_length = 256;
   int threads = 2;
+  bool plan_only = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--preset") preset = v;
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
     else if (k == "--dtype") dtype = v;
     else if (k == "--data") data = v;
     else if (k == "--model") model = v;
+    else if (k == "--plan-only") plan_only = v != "0";
     else {
       std::cerr << "bench_embed: unknown option " << k << "\n";
       return 2;
@@ -49,6 +53,27 @@ int main(int argc, char** argv) {
   }
   qsenti::init_runtime(threads);
 
+  if (plan_only) {
+    // The Embedder's recipe (text, first max_length - 1 tokens, <|endoftext|>) with the bundled tokenizer.
+    qsenti::Dataset d = qsenti::read_dataset(data);
+    std::vector<std::string> texts(d.texts.begin(), d.texts.begin() + std::min<int64_t>(n_texts, d.size()));
+    auto tok = qsenti::Tokenizer::from_file(qsenti::Tokenizer::default_path());
+    const auto ids = tok->encode_batch(texts, qsenti::SpecialTokens::kAsText, max_length - 1);
+    std::vector<int64_t> lengths;
+    int64_t real = 0;
+    for (const auto& v : ids) real += lengths.emplace_back(static_cast<int64_t>(v.size()) + 1);
+    const auto batches = qsenti::length_grouped_batches(lengths, batch);
+    const int64_t pad = qsenti::padded_tokens(lengths, batches);
+    const int64_t n = static_cast<int64_t>(texts.size());
+    std::printf("bench_embed (plan only): %lld Weibo texts, batch %lld, max_length %lld: %zu batches, %lld real tokens\n",
+                static_cast<long long>(n), static_cast<long long>(batch), static_cast<long long>(max_length),
+                batches.size(), static_cast<long long>(real));
+    std::printf("  padding: %lld padded tokens = %.2f%% of real tokens (length-grouped batches; must stay under 10%%)\n",
+                static_cast<long long>(pad), 100.0 * pad / real);
+    std::printf("  the original Python scripts pad every text to 512 tokens: overhead 512*N/real - 1 = %.0f%%\n",
+                100.0 * (512.0 * n / real - 1.0));
+    return pad * 10 < real ? 0 : 1;
+  }
   std::random_device rd;
   const fs::path dir = model.empty() ? fs::temp_directory_path() / ("qsenti-bench-embed-" + std::to_string(rd())) : fs::path(model);
   const auto t_write = std::chrono::steady_clock::now();

@@ -22,15 +22,27 @@ std::string resolve_embedding_dtype(const std::string& dtype, int64_t hidden_siz
   throw Error("--dtype: expected auto, fp32 or bf16, got \"" + dtype + "\"", ExitCode::kUsage);
 }
 
-std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<int64_t>& lengths, int64_t batch_size) {
+std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<int64_t>& lengths, int64_t batch_size,
+                                                        double max_padding) {
   if (batch_size < 1) throw Error("batch size must be at least 1, got " + std::to_string(batch_size), ExitCode::kUsage);
   std::vector<size_t> order(lengths.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
   std::vector<std::vector<size_t>> batches;
-  for (size_t i = 0; i < order.size(); i += static_cast<size_t>(batch_size)) {
-    const size_t end = std::min(order.size(), i + static_cast<size_t>(batch_size));
-    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(i), order.begin() + static_cast<std::ptrdiff_t>(end));
+  int64_t longest = 0, real = 0;
+  for (size_t i : order) {
+    if (!batches.empty()) {
+      auto& b = batches.back();
+      const int64_t n = static_cast<int64_t>(b.size()) + 1;
+      const int64_t pad = longest * n - (real + lengths[i]);  // sorted: the first is the longest
+      if (n <= batch_size && static_cast<double>(pad) <= max_padding * static_cast<double>(real + lengths[i])) {
+        b.push_back(i);
+        real += lengths[i];
+        continue;
+      }
+    }
+    batches.push_back({i});
+    longest = real = lengths[i];
   }
   return batches;
 }
@@ -127,7 +139,7 @@ torch::Tensor Embedder::embed_ids(const std::vector<std::vector<int32_t>>& seqs,
   po.enabled = options_.progress;
   Progress progress(static_cast<int64_t>(seqs.size()), po);
 
-  const auto batches = length_grouped_batches(lengths, options_.batch_size);
+  const auto batches = length_grouped_batches(lengths, options_.batch_size, options_.max_padding);
   for (const auto& batch : batches) {
     std::vector<std::vector<int32_t>> rows;
     rows.reserve(batch.size());

@@ -28,7 +28,8 @@ struct EmbedderOptions {
   std::string instruction;     // task text; "" = embed the bare text
   int64_t max_length = 256;    // tokens per text including the appended <|endoftext|>; <= 0 = no limit
   std::string dtype = "auto";  // auto (bf16 for hidden >= 1024, else fp32) | fp32 | bf16
-  int64_t batch_size = 16;     // texts per forward pass
+  int64_t batch_size = 16;     // texts per forward pass at most
+  double max_padding = 0.05;   // pad tokens per real token allowed in a batch (see length_grouped_batches)
   bool progress = true;        // progress line on stderr
   std::string progress_label = "embedding";
 };
@@ -41,9 +42,13 @@ std::string instruction_prefix(const std::string& task);
 std::string resolve_embedding_dtype(const std::string& dtype, int64_t hidden_size);
 
 // Batches of indices into `lengths`: sorted by length (longest first, ties by
-// index) and cut every `batch_size`, so that each batch holds texts of similar
-// length. Every index appears once.
-std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<int64_t>& lengths, int64_t batch_size);
+// index) and cut after `batch_size` texts, or earlier where the next text
+// would make the batch's padding exceed `max_padding` times its real tokens.
+// So every batch, and the whole plan, pads at most that share (5% by
+// default), whatever the length distribution; only the long tail gets
+// smaller batches. Every index appears once.
+std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<int64_t>& lengths, int64_t batch_size,
+                                                        double max_padding = 0.05);
 
 // Tokens a batch plan pads: sum over batches of (longest * size - real).
 int64_t padded_tokens(const std::vector<int64_t>& lengths, const std::vector<std::vector<size_t>>& batches);
