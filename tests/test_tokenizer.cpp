@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -72,18 +73,6 @@ struct TempDir {
     return p.string();
   }
 };
-
-// Runs a shell command; returns its exit status and stdout.
-std::pair<int, std::string> run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, out};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 std::string ids_line(const std::vector<int32_t>& ids) {
   std::string s;
@@ -358,14 +347,65 @@ TEST(Tokenizer, ThreadsAndBatchAgree) {
   for (size_t i = 0; i < cut.size(); ++i) EXPECT_EQ(cut[i], qsenti::truncate(want[i], 8));
 }
 
+// A tiny tokenizer.json in the Qwen3 format: the 256 byte tokens (id = byte),
+// four merges, three added tokens. Loads in no time, so the loader's checks
+// can be tried on many variants.
+json tiny_tokenizer(bool merges_as_strings = false) {
+  json vocab = json::object();
+  for (int b = 0; b < 256; ++b)
+    vocab[qsenti::byte_level::encode(std::string(1, static_cast<char>(b)))] = b;
+  const std::vector<std::pair<std::string, std::string>> merges = {
+      {"h", "e"}, {"l", "l"}, {"he", "ll"}, {"Ġ", "w"}};
+  json m = json::array();
+  int32_t id = 256;
+  for (const auto& [a, b] : merges) {
+    vocab[a + b] = id++;
+    m.push_back(merges_as_strings ? json(a + " " + b) : json::array({a, b}));
+  }
+  json added = json::array();
+  for (const char* t : {"<|endoftext|>", "<|im_start|>", "<|im_end|>"})
+    added.push_back({{"id", id++}, {"content", t}, {"single_word", false}, {"lstrip", false},
+                     {"rstrip", false}, {"normalized", false}, {"special", true}});
+  const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false},
+                           {"trim_offsets", false}, {"use_regex", false}};
+  return {{"version", "1.0"},
+          {"truncation", nullptr},
+          {"padding", nullptr},
+          {"added_tokens", added},
+          {"normalizer", {{"type", "NFC"}}},
+          {"pre_tokenizer",
+           {{"type", "Sequence"},
+            {"pretokenizers",
+             json::array({{{"type", "Split"},
+                           {"pattern", {{"Regex", qsenti::kQwen3PretokenizerRegex}}},
+                           {"behavior", "Isolated"},
+                           {"invert", false}},
+                          byte_level})}}},
+          {"post_processor", byte_level},
+          {"decoder", byte_level},
+          {"model",
+           {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
+            {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false},
+            {"byte_fallback", false}, {"ignore_merges", false}, {"vocab", vocab},
+            {"merges", m}}}};
+}
+
+TEST(Tokenizer, TinyTokenizerFile) {
+  TempDir dir;
+  for (bool as_strings : {false, true}) {  // both forms of "merges"
+    const auto t = Tokenizer::from_file(dir.write("tiny.json", tiny_tokenizer(as_strings).dump()));
+    EXPECT_EQ(t->vocab_size(), 263);
+    EXPECT_EQ(t->im_end_id(), 262);
+    // "hello" -> he, ll -> hell, o; " world" -> Ġw o r l d
+    EXPECT_EQ(t->encode("hello world"), (std::vector<int32_t>{258, 'o', 259, 'o', 'r', 'l', 'd'}));
+    EXPECT_EQ(t->encode("hello<|im_end|>", SpecialTokens::kParse),
+              (std::vector<int32_t>{258, 'o', 262}));
+    EXPECT_EQ(t->decode({258, 'o', 262}), "hello<|im_end|>");
+  }
+}
+
 TEST(Tokenizer, MalformedFilesNameTheFileAndProblem) {
   TempDir dir;
-  const std::string real = [] {
-    std::ifstream in(Tokenizer::default_path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }();
   const auto expect_error = [&](const std::string& name, const std::string& content,
                                 const std::string& problem) {
     const std::string path = dir.write(name, content);
@@ -378,34 +418,38 @@ TEST(Tokenizer, MalformedFilesNameTheFileAndProblem) {
       EXPECT_NE(msg.find(problem), std::string::npos) << msg;
     }
   };
-  expect_error("missing.json", "", "not valid JSON");  // empty file
-  expect_error("truncated.json", real.substr(0, real.size() / 2), "not valid JSON");
+  const std::string good = tiny_tokenizer().dump();
+  expect_error("empty.json", "", "not valid JSON");
+  expect_error("truncated.json", good.substr(0, good.size() / 2), "not valid JSON");
   expect_error("array.json", "[1, 2]", "not an object");
-  {
-    json j = json::parse(real);
-    j["normalizer"] = {{"type", "NFKC"}};
-    expect_error("nfkc.json", j.dump(), "normalizer");
-  }
-  {
-    json j = json::parse(real);
-    j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\s+";
-    expect_error("regex.json", j.dump(), "regex");
-  }
-  {
-    json j = json::parse(real);
-    j["model"]["merges"].push_back(json::array({"Ġworld", "nonexistent_token"}));
-    expect_error("merge.json", j.dump(), "nonexistent_token");
-  }
-  {
-    json j = json::parse(real);
-    j["model"]["vocab"]["Hello"] = "nine";
-    expect_error("vocab.json", j.dump(), "model.vocab");
-  }
-  {
-    json j = json::parse(real);
-    j["model"].erase("merges");
-    expect_error("nomerges.json", j.dump(), "merges");
-  }
+  const auto variant = [](const std::function<void(json&)>& change) {
+    json j = tiny_tokenizer();
+    change(j);
+    return j.dump();
+  };
+  expect_error("nfkc.json", variant([](json& j) { j["normalizer"] = {{"type", "NFKC"}}; }),
+               "normalizer");
+  expect_error("regex.json", variant([](json& j) {
+                 j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\s+";
+               }),
+               "regex");
+  expect_error("merge.json", variant([](json& j) {
+                 j["model"]["merges"].push_back(json::array({"Ġw", "nonexistent_token"}));
+               }),
+               "nonexistent_token");
+  expect_error("vocab.json", variant([](json& j) { j["model"]["vocab"]["he"] = "nine"; }),
+               "model.vocab");
+  expect_error("nomerges.json", variant([](json& j) { j["model"].erase("merges"); }), "merges");
+  expect_error("wordpiece.json", variant([](json& j) { j["model"]["type"] = "WordPiece"; }),
+               "model.type");
+  expect_error("dropout.json", variant([](json& j) { j["model"]["dropout"] = 0.1; }),
+               "dropout");
+  expect_error("nobyte.json", variant([](json& j) { j["model"]["vocab"].erase("a"); }),
+               "byte-level token");
+  expect_error("lstrip.json", variant([](json& j) { j["added_tokens"][0]["lstrip"] = true; }),
+               "lstrip");
+  expect_error("dupid.json", variant([](json& j) { j["model"]["vocab"]["zz"] = 5; }),
+               "used twice");
   EXPECT_THROW(Tokenizer::from_file((dir.path / "absent.json").string()), qsenti::InputError);
 }
 
@@ -414,50 +458,58 @@ TEST(Tokenizer, ForModelFindsOwnOrDefault) {
   EXPECT_THROW(Tokenizer::for_model((dir.path / "nope").string()), qsenti::InputError);
   // A directory without tokenizer.json falls back to the bundled one.
   EXPECT_EQ(Tokenizer::for_model(dir.path.string())->path(), Tokenizer::default_path());
-  // Its own tokenizer.json wins (a copy of the real one with merges written
-  // in the older "a b" string form, which must load the same).
-  json j = json::parse(std::ifstream(Tokenizer::default_path()));
-  for (auto& m : j["model"]["merges"]) m = m[0].get<std::string>() + " " + m[1].get<std::string>();
-  const std::string own = dir.write("tokenizer.json", j.dump());
+  // Its own tokenizer.json wins.
+  const std::string own = dir.write("tokenizer.json", tiny_tokenizer().dump());
   const auto t = Tokenizer::for_model(dir.path.string());
   EXPECT_EQ(t->path(), own);
-  const std::string text = "我爱Python编程123次 don't [二哈]";
-  EXPECT_EQ(t->encode(text), tok().encode(text));
+  EXPECT_EQ(t->vocab_size(), 263);
 }
 
 TEST(Cli, TokenizeLines) {
   TempDir dir;
   const std::string input = dir.write("in.txt", "Hello world\n\n<|im_end|>你好\r\n");
+  const std::string jl = dir.write("in.jsonl", "\"a\\nb\"\n\"\"\n\"<think>\"\n");
+  const std::string badjl = dir.write("bad.jsonl", "\"ok\"\n{\"a\": 1}\n");
   const std::string bin = QSENTI_BINARY;
-  auto [rc, out] = run(bin + " tokenize < " + input);
-  ASSERT_EQ(rc, 0);
-  EXPECT_EQ(out, ids_line({9707, 1879}) + "\n" + ids_line(tok().encode("<|im_end|>你好")));
+  // Each run pays LibTorch's start-up: start them all at once.
+  const std::vector<std::string> cmds = {
+      bin + " tokenize < " + input,
+      bin + " tokenize --parse-special < " + input,
+      bin + " tokenize --json-lines --tokenizer " + Tokenizer::default_path() +
+          " --parse-special < " + jl,
+      bin + " tokenize --json-lines < " + badjl + " 2>/dev/null",
+      bin + " tokenize --model " + (dir.path / "absent").string() + " < " + input +
+          " 2>/dev/null",
+      bin + " tokenize --help",
+  };
+  std::vector<FILE*> pipes;
+  for (const auto& c : cmds) pipes.push_back(popen(c.c_str(), "r"));
+  std::vector<std::pair<int, std::string>> res;
+  for (FILE* p : pipes) {
+    std::string out;
+    if (p) {
+      char buf[4096];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    }
+    const int status = p ? pclose(p) : -1;
+    res.emplace_back(status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
+  }
 
-  std::tie(rc, out) = run(bin + " tokenize --parse-special < " + input);
-  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(res[0].first, 0);
+  EXPECT_EQ(res[0].second, ids_line({9707, 1879}) + "\n" + ids_line(tok().encode("<|im_end|>你好")));
+  EXPECT_EQ(res[1].first, 0);
   std::vector<int32_t> parsed = {151645};
   for (int32_t id : tok().encode("你好")) parsed.push_back(id);
-  EXPECT_EQ(out, ids_line({9707, 1879}) + "\n" + ids_line(parsed));
-
-  const std::string jl = dir.write("in.jsonl", "\"a\\nb\"\n\"\"\n\"<think>\"\n");
-  std::tie(rc, out) = run(bin + " tokenize --json-lines --tokenizer " +
-                          Tokenizer::default_path() + " --parse-special < " + jl);
-  ASSERT_EQ(rc, 0);
-  EXPECT_EQ(out, ids_line(tok().encode("a\nb")) + "\n" + ids_line({151667}));
-
-  const std::string badjl = dir.write("bad.jsonl", "\"ok\"\n{\"a\": 1}\n");
-  std::tie(rc, out) = run(bin + " tokenize --json-lines < " + badjl + " 2>/dev/null");
-  EXPECT_EQ(rc, 3);  // ExitCode::kBadInput
-
-  std::tie(rc, out) = run(bin + " tokenize --tokenizer " + (dir.path / "absent.json").string() +
-                          " < " + input + " 2>/dev/null");
-  EXPECT_NE(rc, 0);
-  std::tie(rc, out) = run(bin + " tokenize --model " + dir.path.string() + " < " + input);
-  EXPECT_EQ(rc, 0);
-  std::tie(rc, out) = run(bin + " tokenize --help");
-  EXPECT_EQ(rc, 0);
-  EXPECT_NE(out.find("--parse-special"), std::string::npos);
-  EXPECT_NE(out.find("--json-lines"), std::string::npos);
+  EXPECT_EQ(res[1].second, ids_line({9707, 1879}) + "\n" + ids_line(parsed));
+  EXPECT_EQ(res[2].first, 0);
+  EXPECT_EQ(res[2].second, ids_line(tok().encode("a\nb")) + "\n" + ids_line({151667}));
+  EXPECT_EQ(res[3].first, 3);  // ExitCode::kBadInput, after the first line's ids
+  EXPECT_EQ(res[3].second, ids_line(tok().encode("ok")));
+  EXPECT_NE(res[4].first, 0);  // no such model directory
+  EXPECT_EQ(res[5].first, 0);
+  for (const char* opt : {"--tokenizer", "--model", "--json-lines", "--parse-special"})
+    EXPECT_NE(res[5].second.find(opt), std::string::npos) << opt;
 }
 
 }  // namespace

@@ -168,7 +168,9 @@ class Reader : public nlohmann::json_sax<json> {
     return &top->back();
   }
   bool value(json&& v) {
-    if (mode_ != Mode::kDom) return fail(where() + ": unexpected value");
+    if (mode_ == Mode::kVocab)
+      return fail("model.vocab: the id of \"" + vocab_key_ + "\" is not an integer");
+    if (mode_ != Mode::kDom) return fail("model.merges: an entry is not a pair of tokens");
     place(std::move(v));
     return true;
   }
