@@ -71,11 +71,13 @@ void add_tokenize_command(CLI::App& app) {
   auto* file = cmd->add_option("--tokenizer", opt->tokenizer_file,
                                "Hugging Face tokenizer.json to use (default: the bundled "
                                "Qwen3 tokenizer)")
-                   ->check(CLI::ExistingFile);
+                   ->check(CLI::Validator(CLI::ExistingFile).description(""))
+                   ->type_name("FILE");
   auto* model = cmd->add_option("--model", opt->model_dir,
                                 "Model directory: its tokenizer.json, or the bundled one "
                                 "when it has none")
-                    ->check(CLI::ExistingDirectory);
+                    ->check(CLI::Validator(CLI::ExistingDirectory).description(""))
+                    ->type_name("DIR");
   file->excludes(model);
   cmd->add_flag("--json-lines", opt->json_lines,
                 "Each input line is a JSON string literal (e.g. \"a\\nb\"), so texts may "

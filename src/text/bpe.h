@@ -30,7 +30,7 @@ class BpeModel {
 
   // Words up to this many bytes find each merge by scanning (fast for short
   // words); longer ones use a heap (O(n log n)). Both give the same ids.
-  static constexpr size_t kMaxScanWord = 24;
+  static constexpr size_t kMaxScanWord = 64;
   // The two strategies, public so that tests can compare them.
   void encode_word_scan(std::string_view word, std::vector<int32_t>& out) const;
   void encode_word_heap(std::string_view word, std::vector<int32_t>& out) const;
