@@ -42,7 +42,8 @@ class Tokenizer {
   Tokenizer& operator=(const Tokenizer&) = delete;
 
   // Ids of `text`. Bytes that are not valid UTF-8 are first replaced by
-  // U+FFFD (see sanitize_utf8); never throws on any input.
+  // U+FFFD (see sanitize_utf8); no input makes it throw, short of a single
+  // text over 2 GiB (ICU's limit for normalisation).
   std::vector<int32_t> encode(std::string_view text,
                               SpecialTokens mode = SpecialTokens::kAsText) const;
   // Appends the ids of `text` to `out` (no allocation once `out` is large).
