@@ -22,6 +22,7 @@
 #include "text/batch.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
+#include "train/training_data.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/torch_compat.h"
@@ -30,78 +31,6 @@ namespace fs = std::filesystem;
 
 namespace qsenti {
 namespace {
-
-nlohmann::json options_to_json(const TrainOptions& o) {
-  return {{"method", o.method},
-          {"model", o.model},
-          {"model_size", o.model_size},
-          {"train", o.train_path},
-          {"valid", o.valid_path},
-          {"test", o.test_path},
-          {"format", o.data_format},
-          {"skip_bad_rows", o.skip_bad_rows},
-          {"valid_fraction", o.valid_fraction},
-          {"epochs", o.epochs},
-          {"batch_size", o.batch_size},
-          {"lr", o.lr},
-          {"seed", o.seed},
-          {"max_length", o.max_length},
-          {"dtype", o.dtype},
-          {"weight_decay", o.weight_decay},
-          {"warmup_ratio", o.warmup_ratio},
-          {"schedule", o.schedule},
-          {"grad_accum", o.grad_accum},
-          {"max_grad_norm", o.max_grad_norm},
-          {"grad_checkpointing", o.grad_checkpointing},
-          {"eval_every", o.eval_every},
-          {"save_every", o.save_every},
-          {"max_steps", o.max_steps},
-          {"full", o.full},
-          {"lora_r", o.lora_r},
-          {"lora_alpha", o.lora_alpha},
-          {"lora_dropout", o.lora_dropout},
-          {"rslora", o.use_rslora},
-          {"lora_targets", o.lora_targets}};
-}
-
-TrainOptions options_from_json(const nlohmann::json& j, const std::string& source) {
-  TrainOptions o;
-  try {
-    o.method = j.at("method");
-    o.model = j.at("model");
-    o.model_size = j.at("model_size");
-    o.train_path = j.at("train");
-    o.valid_path = j.at("valid");
-    o.test_path = j.at("test");
-    o.data_format = j.at("format");
-    o.skip_bad_rows = j.at("skip_bad_rows");
-    o.valid_fraction = j.at("valid_fraction");
-    o.epochs = j.at("epochs");
-    o.batch_size = j.at("batch_size");
-    o.lr = j.at("lr");
-    o.seed = j.at("seed");
-    o.max_length = j.at("max_length");
-    o.dtype = j.at("dtype");
-    o.weight_decay = j.at("weight_decay");
-    o.warmup_ratio = j.at("warmup_ratio");
-    o.schedule = j.at("schedule");
-    o.grad_accum = j.at("grad_accum");
-    o.max_grad_norm = j.at("max_grad_norm");
-    o.grad_checkpointing = j.at("grad_checkpointing");
-    o.eval_every = j.at("eval_every");
-    o.save_every = j.at("save_every");
-    o.max_steps = j.at("max_steps");
-    o.full = j.at("full");
-    o.lora_r = j.at("lora_r");
-    o.lora_alpha = j.at("lora_alpha");
-    o.lora_dropout = j.at("lora_dropout");
-    o.use_rslora = j.at("rslora");
-    o.lora_targets = j.at("lora_targets").get<std::vector<std::string>>();
-  } catch (const std::exception& e) {
-    throw InputError(source + ": " + e.what());
-  }
-  return o;
-}
 
 // Fills in the size-dependent defaults. The rule (also in `train --help`):
 // LoRA uses size_defaults (batch 16/8/4, lr 2e-4/1e-4/5e-5, r/alpha
@@ -120,52 +49,6 @@ TrainOptions resolve(TrainOptions o, const Qwen3Config& config) {
   if (o.dtype == "auto") o.dtype = known ? "bf16" : "fp32";
   if (o.max_length < 2) throw Error("--max-length must be at least 2 (text + the pooling token)");
   return o;
-}
-
-struct Data {
-  LabelSet labels;
-  std::vector<std::string> train_texts, valid_texts, test_texts;
-  std::vector<int64_t> train_labels, valid_labels, test_labels;
-};
-
-Data read_data(const TrainOptions& o, bool quiet) {
-  ReadOptions ro;
-  ro.format = parse_data_format(o.data_format);
-  ro.skip_bad_rows = o.skip_bad_rows;
-  Dataset train = read_dataset(o.train_path, ro);
-  if (!train.bad_rows.empty() && !quiet) std::cerr << describe_bad_rows(train.source, train.bad_rows) << "\n";
-  {
-    const auto counts = train.class_counts();
-    std::string present;
-    int64_t classes = 0;
-    for (size_t k = 0; k < counts.size(); ++k)
-      if (counts[k] > 0) ++classes, present += (present.empty() ? "'" : ", '") + train.label_set.name(k) + "'";
-    if (classes < 2)
-      throw InputError(o.train_path + ": a classifier needs examples of at least 2 labels, the file has only " +
-                       present);
-  }
-  Data d;
-  d.labels = train.label_set;
-  ro.labels = train.label_set;
-  if (!o.valid_path.empty()) {
-    Dataset v = read_dataset(o.valid_path, ro);
-    if (!v.bad_rows.empty() && !quiet) std::cerr << describe_bad_rows(v.source, v.bad_rows) << "\n";
-    d.train_texts = train.texts;
-    d.train_labels = train.labels;
-    d.valid_texts = v.texts;
-    d.valid_labels = v.labels;
-  } else {
-    Split s = stratified_split(train.labels, o.valid_fraction, o.seed);
-    for (size_t i : s.train) d.train_texts.push_back(train.texts[i]), d.train_labels.push_back(train.labels[i]);
-    for (size_t i : s.valid) d.valid_texts.push_back(train.texts[i]), d.valid_labels.push_back(train.labels[i]);
-  }
-  if (!o.test_path.empty()) {
-    Dataset t = read_dataset(o.test_path, ro);
-    if (!t.bad_rows.empty() && !quiet) std::cerr << describe_bad_rows(t.source, t.bad_rows) << "\n";
-    d.test_texts = t.texts;
-    d.test_labels = t.labels;
-  }
-  return d;
 }
 
 class SeqClsTask : public TrainingTask {
@@ -286,42 +169,28 @@ std::string train_classifier_method(const TrainOptions& given) {
   std::string run_dir = o.out;
   if (!o.resume.empty()) {
     run_dir = o.resume;
-    const std::string saved = (fs::path(run_dir) / "train_options.json").string();
-    std::ifstream in(saved);
-    if (!in) throw InputError(saved + ": missing; is " + run_dir + " a classifier run folder?");
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-      throw InputError(saved + ": malformed JSON: " + e.what());
-    }
-    o = options_from_json(j, saved);
-    // What may change between the interrupted run and its continuation.
-    o.resume = given.resume;
-    o.threads = given.threads;
-    o.quiet = given.quiet;
-    if (given.max_steps != 0) o.max_steps = given.max_steps;
+    o = options_for_resume(given, "classifier");
   }
   if (o.model.empty()) throw Error("--model is required for --method classifier");
   const Qwen3Config config = Qwen3Config::load(o.model);
   if (o.resume.empty()) o = resolve(o, config);
   if (run_dir.empty()) run_dir = "models/classifier-" + (o.model_size.empty() ? std::string("custom") : o.model_size);
   fs::create_directories(run_dir);
-  if (o.resume.empty()) write_text_atomically((fs::path(run_dir) / "train_options.json").string(), options_to_json(o).dump(2) + "\n");
+  if (o.resume.empty()) write_text_atomically((fs::path(run_dir) / "train_options.json").string(), train_options_to_json(o).dump(2) + "\n");
 
-  Data data = read_data(o, o.quiet);
+  const TrainingData data = load_training_data(o);
   auto tok = Tokenizer::for_model(o.model);
-  auto train_ids = seqcls_encode(*tok, data.train_texts, o.max_length);
-  auto valid_ids = seqcls_encode(*tok, data.valid_texts, o.max_length);
-  const auto label_names = data.labels.names();
+  auto train_ids = seqcls_encode(*tok, data.train.texts, o.max_length);
+  auto valid_ids = seqcls_encode(*tok, data.valid.texts, o.max_length);
+  const auto label_names = data.labels().names();
   if (!o.quiet)
     std::cerr << "classifier (" << (o.full ? "full" : "LoRA r=" + std::to_string(o.lora_r)) << ", " << o.dtype
               << "): " << train_ids.size() << " training and " << valid_ids.size() << " validation texts, "
               << label_names.size() << " labels\n";
 
   Qwen3 model = build_seqcls_model(o, static_cast<int64_t>(label_names.size()));
-  SeqClsTask task(model, o.full, o.grad_checkpointing, std::move(train_ids), data.train_labels, std::move(valid_ids),
-                  data.valid_labels, label_names, std::max<int64_t>(16, o.batch_size));
+  SeqClsTask task(model, o.full, o.grad_checkpointing, std::move(train_ids), data.train.labels, std::move(valid_ids),
+                  data.valid.labels, label_names, std::max<int64_t>(16, o.batch_size));
   TrainerConfig tc = TrainerConfig::from_options(o, run_dir);
   tc.select_metric = label_names.size() == 2 ? "accuracy" : "macro_f1";
   tc.label = "classifier";
@@ -335,14 +204,14 @@ std::string train_classifier_method(const TrainOptions& given) {
   m.base_model_fingerprint = model_fingerprint(o.model);
   m.model_size = o.model_size;
   m.labels = label_names;
-  m.hyperparameters = options_to_json(o);
+  m.hyperparameters = train_options_to_json(o);
   m.hyperparameters["trainer"] = tc.to_json();
   m.metrics = nlohmann::json::object();
   if (!result.best_metrics.is_null()) m.metrics["valid"] = result.best_metrics;
   m.metrics["training"] = result.to_json();
-  if (!data.test_texts.empty()) {
+  if (!data.test.texts.empty()) {
     compat::CpuAutocast autocast(o.dtype == "bf16");
-    Metrics t = task.evaluate(seqcls_encode(*tok, data.test_texts, o.max_length), data.test_labels);
+    Metrics t = task.evaluate(seqcls_encode(*tok, data.test.texts, o.max_length), data.test.labels);
     m.metrics["test"] = to_json(t);
     if (!o.quiet) std::cerr << "test set:\n" << format_report(t);
   }

@@ -20,6 +20,7 @@
 #include "methods/embedding_cache.h"
 #include "methods/embedding_head.h"
 #include "model/config.h"
+#include "train/training_data.h"
 #include "train/metrics.h"
 #include "train/train_options.h"
 #include "util/error.h"
@@ -62,11 +63,6 @@ std::string fixed(double v, int digits = 4) {
   return s.str();
 }
 
-void warn_bad_rows(const Dataset& d) {
-  const std::string msg = describe_bad_rows(d.source, d.bad_rows);
-  if (!msg.empty()) std::cerr << "warning: " << msg << "\n";
-}
-
 std::string resolve_model_dir(const TrainOptions& o) {
   std::string dir = o.model;
   if (dir.empty()) dir = "models/Qwen3-Embedding-" + (o.model_size.empty() ? std::string("0.6B") : o.model_size);
@@ -91,33 +87,11 @@ std::string train_embedding_method(const TrainOptions& o) {
   if (o.head != "mlp" && o.head != "logreg") throw Error("--head: mlp or logreg", ExitCode::kUsage);
 
   // Data: train, validation (a file or a stratified seeded split), test.
-  ReadOptions ro;
-  ro.format = parse_data_format(o.data_format);
-  ro.skip_bad_rows = o.skip_bad_rows;
-  Dataset train = read_dataset(o.train_path, ro);
-  warn_bad_rows(train);
-  if (train.label_set.size() < 2)
-    throw InputError(o.train_path + ": needs at least two classes, found " + std::to_string(train.label_set.size()));
-  ro.labels = train.label_set;
-  Dataset valid;
-  std::string valid_source;
-  if (!o.valid_path.empty()) {
-    valid = read_dataset(o.valid_path, ro);
-    warn_bad_rows(valid);
-    valid_source = o.valid_path;
-  } else {
-    const Split split = stratified_split(train.labels, o.valid_fraction, o.seed);
-    valid = train.subset(split.valid);
-    train = train.subset(split.train);
-    std::ostringstream s;
-    s << "stratified " << o.valid_fraction * 100 << "% of " << o.train_path << " (seed " << o.seed << ")";
-    valid_source = s.str();
-  }
-  Dataset test;
-  if (!o.test_path.empty()) {
-    test = read_dataset(o.test_path, ro);
-    warn_bad_rows(test);
-  }
+  TrainingData data = load_training_data(o);
+  Dataset& train = data.train;
+  Dataset& valid = data.valid;
+  Dataset& test = data.test;
+  const std::string& valid_source = data.valid_source;
   const auto& names = train.label_set.names();
   std::cout << "method A (embedding): " << model_dir << (size.empty() ? "" : " (" + size + ")") << "\n"
             << "data: " << train.size() << " train, " << valid.size() << " valid (" << valid_source << ")"

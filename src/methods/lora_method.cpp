@@ -31,6 +31,7 @@
 #include "train/batching.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
+#include "train/training_data.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/torch_compat.h"
@@ -42,80 +43,6 @@ namespace {
 
 // Pads batches of prompts; never read (masked), any id would do.
 constexpr int32_t kPadId = 151643;
-
-nlohmann::json options_to_json(const TrainOptions& o) {
-  return {{"method", o.method},
-          {"model", o.model},
-          {"model_size", o.model_size},
-          {"train", o.train_path},
-          {"valid", o.valid_path},
-          {"test", o.test_path},
-          {"format", o.data_format},
-          {"skip_bad_rows", o.skip_bad_rows},
-          {"valid_fraction", o.valid_fraction},
-          {"epochs", o.epochs},
-          {"batch_size", o.batch_size},
-          {"lr", o.lr},
-          {"seed", o.seed},
-          {"max_length", o.max_length},
-          {"dtype", o.dtype},
-          {"weight_decay", o.weight_decay},
-          {"warmup_ratio", o.warmup_ratio},
-          {"schedule", o.schedule},
-          {"grad_accum", o.grad_accum},
-          {"max_grad_norm", o.max_grad_norm},
-          {"grad_checkpointing", o.grad_checkpointing},
-          {"eval_every", o.eval_every},
-          {"save_every", o.save_every},
-          {"max_steps", o.max_steps},
-          {"lora_r", o.lora_r},
-          {"lora_alpha", o.lora_alpha},
-          {"lora_dropout", o.lora_dropout},
-          {"rslora", o.use_rslora},
-          {"lora_targets", o.lora_targets},
-          {"template", o.prompt_template},
-          {"label_words", o.label_words}};
-}
-
-TrainOptions options_from_json(const nlohmann::json& j, const std::string& source) {
-  TrainOptions o;
-  try {
-    o.method = j.at("method");
-    o.model = j.at("model");
-    o.model_size = j.at("model_size");
-    o.train_path = j.at("train");
-    o.valid_path = j.at("valid");
-    o.test_path = j.at("test");
-    o.data_format = j.at("format");
-    o.skip_bad_rows = j.at("skip_bad_rows");
-    o.valid_fraction = j.at("valid_fraction");
-    o.epochs = j.at("epochs");
-    o.batch_size = j.at("batch_size");
-    o.lr = j.at("lr");
-    o.seed = j.at("seed");
-    o.max_length = j.at("max_length");
-    o.dtype = j.at("dtype");
-    o.weight_decay = j.at("weight_decay");
-    o.warmup_ratio = j.at("warmup_ratio");
-    o.schedule = j.at("schedule");
-    o.grad_accum = j.at("grad_accum");
-    o.max_grad_norm = j.at("max_grad_norm");
-    o.grad_checkpointing = j.at("grad_checkpointing");
-    o.eval_every = j.at("eval_every");
-    o.save_every = j.at("save_every");
-    o.max_steps = j.at("max_steps");
-    o.lora_r = j.at("lora_r");
-    o.lora_alpha = j.at("lora_alpha");
-    o.lora_dropout = j.at("lora_dropout");
-    o.use_rslora = j.at("rslora");
-    o.lora_targets = j.at("lora_targets").get<std::vector<std::string>>();
-    o.prompt_template = j.at("template");
-    o.label_words = j.at("label_words").get<std::vector<std::string>>();
-  } catch (const std::exception& e) {
-    throw InputError(source + ": " + e.what());
-  }
-  return o;
-}
 
 // Size defaults (size_defaults "lora": batch 16/8/4, lr 2e-4/1e-4/5e-5, LoRA
 // r/alpha 16/32, 32/64, 64/128 for 0.6B/4B/8B; a model of no known size gets
@@ -131,45 +58,6 @@ TrainOptions resolve(TrainOptions o, const Qwen3Config& config) {
   if (o.lora_alpha <= 0) o.lora_alpha = d.lora_alpha;
   if (o.dtype == "auto") o.dtype = known ? "bf16" : "fp32";
   return o;
-}
-
-struct Data {
-  LabelSet labels;
-  std::vector<std::string> train_texts, valid_texts, test_texts;
-  std::vector<int64_t> train_labels, valid_labels, test_labels;
-};
-
-Data read_data(const TrainOptions& o, bool quiet) {
-  ReadOptions ro;
-  ro.format = parse_data_format(o.data_format);
-  ro.skip_bad_rows = o.skip_bad_rows;
-  Dataset train = read_dataset(o.train_path, ro);
-  if (!train.bad_rows.empty() && !quiet) std::cerr << describe_bad_rows(train.source, train.bad_rows) << "\n";
-  if (train.label_set.size() < 2)
-    throw InputError(o.train_path + ": a classifier needs at least 2 labels, the file has only '" +
-                     train.label_set.name(0) + "'");
-  Data d;
-  d.labels = train.label_set;
-  ro.labels = train.label_set;
-  if (!o.valid_path.empty()) {
-    Dataset v = read_dataset(o.valid_path, ro);
-    if (!v.bad_rows.empty() && !quiet) std::cerr << describe_bad_rows(v.source, v.bad_rows) << "\n";
-    d.train_texts = train.texts;
-    d.train_labels = train.labels;
-    d.valid_texts = v.texts;
-    d.valid_labels = v.labels;
-  } else {
-    Split s = stratified_split(train.labels, o.valid_fraction, o.seed);
-    for (size_t i : s.train) d.train_texts.push_back(train.texts[i]), d.train_labels.push_back(train.labels[i]);
-    for (size_t i : s.valid) d.valid_texts.push_back(train.texts[i]), d.valid_labels.push_back(train.labels[i]);
-  }
-  if (!o.test_path.empty()) {
-    Dataset t = read_dataset(o.test_path, ro);
-    if (!t.bad_rows.empty() && !quiet) std::cerr << describe_bad_rows(t.source, t.bad_rows) << "\n";
-    d.test_texts = t.texts;
-    d.test_labels = t.labels;
-  }
-  return d;
 }
 
 std::vector<std::string> resolve_label_words(const std::vector<std::string>& given, const LabelSet& labels) {
@@ -332,21 +220,7 @@ std::string train_lora_method(const TrainOptions& given) {
   std::string run_dir = o.out;
   if (!o.resume.empty()) {
     run_dir = o.resume;
-    const std::string saved = (fs::path(run_dir) / "train_options.json").string();
-    std::ifstream in(saved);
-    if (!in) throw InputError(saved + ": missing; is " + run_dir + " a lora run folder?");
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-      throw InputError(saved + ": malformed JSON: " + e.what());
-    }
-    o = options_from_json(j, saved);
-    // What may change between the interrupted run and its continuation.
-    o.resume = given.resume;
-    o.threads = given.threads;
-    o.quiet = given.quiet;
-    if (given.max_steps != 0) o.max_steps = given.max_steps;
+    o = options_for_resume(given, "lora");
   }
   if (o.model.empty()) throw Error("--model is required for --method lora", ExitCode::kUsage);
   const Qwen3Config config = Qwen3Config::load(o.model);
@@ -354,28 +228,28 @@ std::string train_lora_method(const TrainOptions& given) {
   if (run_dir.empty()) run_dir = "models/lora-" + (o.model_size.empty() ? std::string("custom") : o.model_size);
 
   // Everything that can fail on the user's input fails before the run folder exists.
-  Data data = read_data(o, o.quiet);
-  const std::vector<std::string> words = resolve_label_words(o.label_words, data.labels);
+  const TrainingData data = load_training_data(o);
+  const std::vector<std::string> words = resolve_label_words(o.label_words, data.labels());
   auto tok = Tokenizer::for_model(o.model);
   auto enc = std::make_shared<const PromptEncoder>(tok, PromptTemplate::from_spec(o.prompt_template, words), words,
                                                    o.max_length);
   std::vector<PromptExample> train;
-  train.reserve(data.train_texts.size());
-  for (size_t i = 0; i < data.train_texts.size(); ++i) train.push_back(enc->example(data.train_texts[i], data.train_labels[i]));
+  train.reserve(data.train.texts.size());
+  for (size_t i = 0; i < data.train.texts.size(); ++i) train.push_back(enc->example(data.train.texts[i], data.train.labels[i]));
 
   fs::create_directories(run_dir);
   if (o.resume.empty())
-    write_text_atomically((fs::path(run_dir) / "train_options.json").string(), options_to_json(o).dump(2) + "\n");
-  const auto label_names = data.labels.names();
+    write_text_atomically((fs::path(run_dir) / "train_options.json").string(), train_options_to_json(o).dump(2) + "\n");
+  const auto label_names = data.labels().names();
   if (!o.quiet) {
     std::cerr << "lora (r=" << o.lora_r << ", alpha=" << o.lora_alpha << ", " << o.dtype << ", template "
               << enc->prompt_template().name << ", label words";
     for (const auto& w : words) std::cerr << " " << w;
-    std::cerr << "): " << train.size() << " training and " << data.valid_texts.size() << " validation texts\n";
+    std::cerr << "): " << train.size() << " training and " << data.valid.texts.size() << " validation texts\n";
   }
 
   Qwen3 model = build_model(o);
-  LoraTask task(model, enc, o.grad_checkpointing, std::move(train), data.valid_texts, data.valid_labels, label_names,
+  LoraTask task(model, enc, o.grad_checkpointing, std::move(train), data.valid.texts, data.valid.labels, label_names,
                 std::max<int64_t>(16, o.batch_size));
   TrainerConfig tc = TrainerConfig::from_options(o, run_dir);
   tc.select_metric = label_names.size() == 2 ? "accuracy" : "macro_f1";
@@ -390,14 +264,14 @@ std::string train_lora_method(const TrainOptions& given) {
   m.base_model_fingerprint = model_fingerprint(o.model);
   m.model_size = o.model_size;
   m.labels = label_names;
-  m.hyperparameters = options_to_json(o);
+  m.hyperparameters = train_options_to_json(o);
   m.hyperparameters["trainer"] = tc.to_json();
   m.metrics = nlohmann::json::object();
   if (!result.best_metrics.is_null()) m.metrics["valid"] = result.best_metrics;
   m.metrics["training"] = result.to_json();
-  if (!data.test_texts.empty()) {
+  if (!data.test.texts.empty()) {
     compat::CpuAutocast autocast(o.dtype == "bf16");
-    Metrics t = task.evaluate(data.test_texts, data.test_labels);
+    Metrics t = task.evaluate(data.test.texts, data.test.labels);
     m.metrics["test"] = to_json(t);
     if (!o.quiet) std::cerr << "test set:\n" << format_report(t);
   }

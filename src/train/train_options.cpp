@@ -1,5 +1,10 @@
 #include "train/train_options.h"
 
+#include <filesystem>
+#include <fstream>
+
+#include "util/error.h"
+
 namespace qsenti {
 
 SizeDefaults size_defaults(const std::string& size, const std::string& method) {
@@ -20,6 +25,112 @@ std::string infer_model_size(int64_t hidden_size) {
   if (hidden_size == 2560) return "4B";
   if (hidden_size == 4096) return "8B";
   return "";
+}
+
+nlohmann::json train_options_to_json(const TrainOptions& o) {
+  return {{"method", o.method},
+          {"model", o.model},
+          {"model_size", o.model_size},
+          {"train", o.train_path},
+          {"valid", o.valid_path},
+          {"test", o.test_path},
+          {"format", o.data_format},
+          {"skip_bad_rows", o.skip_bad_rows},
+          {"valid_fraction", o.valid_fraction},
+          {"epochs", o.epochs},
+          {"batch_size", o.batch_size},
+          {"lr", o.lr},
+          {"seed", o.seed},
+          {"max_length", o.max_length},
+          {"dtype", o.dtype},
+          {"weight_decay", o.weight_decay},
+          {"warmup_ratio", o.warmup_ratio},
+          {"schedule", o.schedule},
+          {"grad_accum", o.grad_accum},
+          {"max_grad_norm", o.max_grad_norm},
+          {"grad_checkpointing", o.grad_checkpointing},
+          {"eval_every", o.eval_every},
+          {"save_every", o.save_every},
+          {"max_steps", o.max_steps},
+          {"full", o.full},
+          {"lora_r", o.lora_r},
+          {"lora_alpha", o.lora_alpha},
+          {"lora_dropout", o.lora_dropout},
+          {"rslora", o.use_rslora},
+          {"lora_targets", o.lora_targets},
+          {"template", o.prompt_template},
+          {"label_words", o.label_words}};
+}
+
+namespace {
+
+template <typename T>
+void read_field(const nlohmann::json& j, const char* key, T& into) {
+  if (j.contains(key)) into = j.at(key).get<T>();
+}
+
+}  // namespace
+
+TrainOptions train_options_from_json(const nlohmann::json& j, const std::string& source) {
+  TrainOptions o;
+  try {
+    // Always written; a file without them is not ours.
+    o.method = j.at("method").get<std::string>();
+    o.model = j.at("model").get<std::string>();
+    o.train_path = j.at("train").get<std::string>();
+    read_field(j, "model_size", o.model_size);
+    read_field(j, "valid", o.valid_path);
+    read_field(j, "test", o.test_path);
+    read_field(j, "format", o.data_format);
+    read_field(j, "skip_bad_rows", o.skip_bad_rows);
+    read_field(j, "valid_fraction", o.valid_fraction);
+    read_field(j, "epochs", o.epochs);
+    read_field(j, "batch_size", o.batch_size);
+    read_field(j, "lr", o.lr);
+    read_field(j, "seed", o.seed);
+    read_field(j, "max_length", o.max_length);
+    read_field(j, "dtype", o.dtype);
+    read_field(j, "weight_decay", o.weight_decay);
+    read_field(j, "warmup_ratio", o.warmup_ratio);
+    read_field(j, "schedule", o.schedule);
+    read_field(j, "grad_accum", o.grad_accum);
+    read_field(j, "max_grad_norm", o.max_grad_norm);
+    read_field(j, "grad_checkpointing", o.grad_checkpointing);
+    read_field(j, "eval_every", o.eval_every);
+    read_field(j, "save_every", o.save_every);
+    read_field(j, "max_steps", o.max_steps);
+    read_field(j, "full", o.full);
+    read_field(j, "lora_r", o.lora_r);
+    read_field(j, "lora_alpha", o.lora_alpha);
+    read_field(j, "lora_dropout", o.lora_dropout);
+    read_field(j, "rslora", o.use_rslora);
+    read_field(j, "lora_targets", o.lora_targets);
+    read_field(j, "template", o.prompt_template);
+    read_field(j, "label_words", o.label_words);
+  } catch (const std::exception& e) {
+    throw InputError(source + ": " + e.what());
+  }
+  return o;
+}
+
+TrainOptions options_for_resume(const TrainOptions& given, const std::string& method) {
+  const std::string saved = (std::filesystem::path(given.resume) / "train_options.json").string();
+  std::ifstream in(saved);
+  if (!in) throw InputError(saved + ": missing; is " + given.resume + " a " + method + " run folder?");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw InputError(saved + ": malformed JSON: " + e.what());
+  }
+  TrainOptions o = train_options_from_json(j, saved);
+  if (o.method != method)
+    throw InputError(saved + ": this is a " + o.method + " run; resume it with --method " + o.method);
+  o.resume = given.resume;
+  o.threads = given.threads;
+  o.quiet = given.quiet;
+  if (given.max_steps != 0) o.max_steps = given.max_steps;
+  return o;
 }
 
 }  // namespace qsenti

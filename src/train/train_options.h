@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace qsenti {
 
 struct TrainOptions {
@@ -71,6 +73,18 @@ SizeDefaults size_defaults(const std::string& model_size, const std::string& met
 // "0.6B", "4B", "8B" from a config's hidden size, "" when it is none of them.
 class Qwen3Config;
 std::string infer_model_size(int64_t hidden_size);
+
+// The resolved options as saved in a run folder's train_options.json (and in
+// the manifest's hyperparameters), and back. Reading names `source` in errors;
+// fields a method does not use may be absent and keep their defaults.
+nlohmann::json train_options_to_json(const TrainOptions& o);
+TrainOptions train_options_from_json(const nlohmann::json& j, const std::string& source);
+
+// For --resume RUN: the options saved in RUN/train_options.json, with what may
+// change between an interrupted run and its continuation (threads, quiet,
+// max_steps) taken from `given`. An InputError when the file is missing or
+// malformed, naming `method` ("a classifier run folder?").
+TrainOptions options_for_resume(const TrainOptions& given, const std::string& method);
 
 // Each method's training entry point; returns the run folder.
 std::string train_embedding_method(const TrainOptions& options);
