@@ -21,6 +21,11 @@ struct Case {
   torch::Dtype dtype;
 };
 
+// How ctest and failure messages show a case (instead of its bytes).
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.model << (c.adapter.empty() ? "" : " + " + c.adapter) << (c.dtype == torch::kFloat32 ? " fp32" : " bf16");
+}
+
 std::string case_name(const testing::TestParamInfo<Case>& info) {
   std::string n = info.param.adapter.empty() ? "base" : info.param.adapter;
   for (auto& c : n)
