@@ -55,10 +55,12 @@ int main(int argc, char** argv) {
   // Length-sorted batches, as qsenti batches real work.
   std::sort(seqs.begin(), seqs.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
 
+  const uint64_t rss_before_load = bench::rss_bytes();
   auto t_load = std::chrono::steady_clock::now();
   Qwen3 model = load_qwen3(model_dir, {dtype});
   model->eval();
   const double load_s = bench::seconds_since(t_load);
+  const uint64_t rss_after_load = bench::rss_bytes();
   const auto& c = model->config;
   // FLOPs per token: 2 x (matrix parameters outside the embedding) + attention.
   const double matmul_params = static_cast<double>(c.num_hidden_layers) *
@@ -99,5 +101,7 @@ int main(int argc, char** argv) {
   std::printf("  load            %.2f s\n", load_s);
   std::printf("  peak memory     %.2f GiB = %.2fx the bf16 weight bytes (%.2f GiB)\n", peak / 1073741824.0,
               static_cast<double>(peak) / bf16_bytes, bf16_bytes / 1073741824.0);
+  std::printf("  memory parts    %.2f GiB before loading (libraries, tokenizer), %.2f GiB after loading, %.2f GiB now\n",
+              rss_before_load / 1073741824.0, rss_after_load / 1073741824.0, bench::rss_bytes() / 1073741824.0);
   return 0;
 }

@@ -19,6 +19,7 @@ for b in "${which[@]}"; do
       "$BUILD_DIR/bench_forward" --model "$MODEL" --dtype bf16 --threads 2
       "$BUILD_DIR/bench_forward" --model "$MODEL" --dtype fp32 --threads 2 ;;
     tokenizer) "$BUILD_DIR/bench_tokenizer" ;;
+    train) "$BUILD_DIR/bench_train" --preset 0.6B --threads 2 ;;  # builds its random model in memory
     *) if [ -x "$BUILD_DIR/bench_$b" ]; then "$BUILD_DIR/bench_$b" --model "$MODEL"; else echo "(bench_$b not built)"; fi ;;
   esac
 done

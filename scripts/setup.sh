@@ -9,6 +9,7 @@ PACKAGES=(
   libtorch-dev            # tensors, autograd, optimizers
   libopenblas0-pthread    # without it LibTorch's fp32 matmul is ~70x slower
   libopenblas-dev         # lets us pin OpenBLAS to one thread from code
+  libtcmalloc-minimal4    # malloc for big tensors: faster and leaner than glibc's here (see CMakeLists.txt)
   nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
   libgtest-dev libgmock-dev
 )

@@ -83,7 +83,8 @@ torch::Tensor Qwen3AttentionImpl::forward(const torch::Tensor& x, const Rope& ro
   // Folding the groups into the query axis avoids materialising repeated K/V.
   torch::Tensor qg = q.reshape({B, num_kv_heads, groups * T, head_dim});
   torch::Tensor scores = torch::matmul(qg, k.transpose(2, 3)).mul_(scaling);   // [B, KV, G*T, Tk]
-  scores = scores.view({B, num_heads, T, Tk}) + bias_mask;                     // mask broadcasts over heads
+  // In place: at inference the [B, H, T, Tk] scores are the largest transient.
+  scores = scores.view({B, num_heads, T, Tk}).add_(bias_mask);                 // mask broadcasts over heads
   torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
   torch::Tensor out = torch::matmul(probs.view({B, num_kv_heads, groups * T, Tk}), v);  // [B, KV, G*T, D]
   out = out.view({B, num_heads, T, head_dim}).transpose(1, 2).reshape({B, T, num_heads * head_dim});

@@ -140,6 +140,8 @@ class Trainer {
 // them, and with glibc's mmap'd chunks every step page-faults them in again
 // (measured 8x slower on the tiny model in a VM). Trainer::run holds one;
 // benchmarks and custom loops may too. Restores glibc's settings after.
+// The default build links tcmalloc (CMakeLists.txt), which needs none of
+// this: these glibc settings then have no effect.
 class TrainingAllocatorScope {
  public:
   TrainingAllocatorScope();
