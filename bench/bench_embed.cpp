@@ -26,6 +26,7 @@
 #include "model/loading.h"
 #include "text/tokenizer.h"
 #include "util/runtime.h"
+#include "train/batching.h"
 
 namespace fs = std::filesystem;
 
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
     std::vector<int64_t> lengths;
     int64_t real = 0;
     for (const auto& v : ids) real += lengths.emplace_back(static_cast<int64_t>(v.size()) + 1);
-    const auto batches = qsenti::length_grouped_batches(lengths, batch);
+    const auto batches = qsenti::sorted_batches(lengths, batch);
     const int64_t pad = qsenti::padded_tokens(lengths, batches);
     const int64_t n = static_cast<int64_t>(texts.size());
     std::printf("bench_embed (plan only): %lld Weibo texts, batch %lld, max_length %lld: %zu batches, %lld real tokens\n",

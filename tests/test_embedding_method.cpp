@@ -17,6 +17,7 @@
 #include "model/loading.h"
 #include "test_util.h"
 #include "util/error.h"
+#include "train/batching.h"
 
 namespace fs = std::filesystem;
 
@@ -124,7 +125,7 @@ TEST(EmbeddingMethod, LengthGroupedBatchesPadUnderTenPercentOnWeibo) {
     real += lengths.back();
   }
   for (int64_t bs : {8, 16, 32}) {
-    const auto batches = length_grouped_batches(lengths, bs);
+    const auto batches = sorted_batches(lengths, bs);
     std::vector<int> seen(lengths.size(), 0);
     for (const auto& b : batches) {
       EXPECT_LE(static_cast<int64_t>(b.size()), bs);
@@ -155,7 +156,7 @@ TEST(EmbeddingMethod, PaddingBoundHoldsForAnyLengths) {
     int64_t real = 0;
     for (auto l : lengths) real += l;
     for (double bound : {0.0, 0.05, 0.2}) {
-      const auto batches = length_grouped_batches(lengths, 16, bound);
+      const auto batches = sorted_batches(lengths, 16, bound);
       size_t count = 0;
       for (const auto& b : batches) {
         EXPECT_LE(b.size(), 16u);

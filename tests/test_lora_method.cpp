@@ -67,6 +67,33 @@ TEST_F(LabelScoringReference, AnswerLogProbIsTheSumOfReferenceNll) {
   EXPECT_LE(test::max_abs_diff(p.sum(1), torch::ones({3})), 1e-6);
 }
 
+TEST_F(LabelScoringReference, SharedOpeningRunsOnceWithTheSameScores) {
+  // Prompts sharing a 6-token opening, of different lengths (left padding
+  // then sits between the opening and the rest): the opening's cache, given
+  // or found, changes nothing but the cost.
+  const Ids opening(seqs_[1].begin(), seqs_[1].begin() + 6);  // the sequences hold 7, 12 and 3 tokens
+  std::vector<Ids> prompts;
+  for (size_t i = 0; i < seqs_.size(); ++i) {
+    Ids p = opening;
+    p.insert(p.end(), seqs_[i].begin(), seqs_[i].end());
+    prompts.push_back(p);
+  }
+  const std::vector<Ids> answers{{seqs_[1][2]}, {seqs_[1][7], seqs_[1][8]}, {151645}};
+  torch::Tensor separate = torch::cat({score_answers(model_, {prompts[0]}, answers, 151643),
+                                       score_answers(model_, {prompts[1]}, answers, 151643),
+                                       score_answers(model_, {prompts[2]}, answers, 151643)});
+  torch::Tensor found = score_answers(model_, prompts, answers, 151643);
+  const PromptPrefix prefix = encode_prompt_prefix(model_, opening);
+  ASSERT_EQ(prefix.cache.length(), 6);
+  torch::Tensor given = score_answers(model_, prompts, answers, 151643, &prefix);
+  EXPECT_LE(test::max_abs_diff(found, separate), 1e-4);
+  EXPECT_LE(test::max_abs_diff(given, separate), 1e-4);
+  // A prompt that does not extend the given prefix is an error, not a wrong score.
+  EXPECT_THROW(score_answers(model_, {opening}, answers, 151643, &prefix), Error);
+  ASSERT_FALSE(std::equal(opening.begin(), opening.end(), seqs_[0].begin()));
+  EXPECT_THROW(score_answers(model_, {seqs_[0]}, answers, 151643, &prefix), Error);
+}
+
 TEST_F(LabelScoringReference, SingleTokenAnswersAreLastTokenLogProbs) {
   // Whole sequences as prompts, the reference's top-20 next tokens as
   // one-token answers: log p = logit - logsumexp of the reference.
@@ -185,7 +212,11 @@ TEST(LoraMethodEndToEnd, TrainSaveLoadPredict) {
         a.input_ids = torch::tensor(std::vector<int64_t>(ex.input_ids.begin(), ex.input_ids.end())).unsqueeze(0);
         torch::Tensor lp = torch::log_softmax(check->lm_logits(check->forward(a).last_hidden_state[0]), -1);
         double s = 0;
-        for (size_t t = ex.prompt_length; t < ex.input_ids.size(); ++t) s += lp[t - 1][ex.input_ids[t]].item<double>();
+        // The label word's tokens (prediction leaves out the end token here:
+        // neither word begins the other).
+        const size_t end = ex.prompt_length + enc.scoring_ids()[k].size();
+        ASSERT_EQ(end + 1, ex.input_ids.size());
+        for (size_t t = ex.prompt_length; t < end; ++t) s += lp[t - 1][ex.input_ids[t]].item<double>();
         logp.push_back(s);
       }
       const double p1 = 1.0 / (1.0 + std::exp(logp[0] - logp[1]));

@@ -72,6 +72,20 @@ TEST_F(PromptTemplateTest, PromptIdsArePrefixTextSuffix) {
   ASSERT_EQ(enc.answer_ids().size(), 2u);
   EXPECT_EQ(enc.answer_ids()[0], (Ids{103276, 151645}));  // 负面
   EXPECT_EQ(enc.answer_ids()[1], (Ids{106557, 151645}));  // 正面
+  // Prediction scores the words alone; every prompt starts with prefix_ids.
+  EXPECT_EQ(enc.scoring_ids(), (std::vector<Ids>{{103276}, {106557}}));
+  EXPECT_EQ(enc.prefix_ids(), tok_->encode(t.prefix, SpecialTokens::kParse));
+}
+
+TEST_F(PromptTemplateTest, ScoringKeepsTheEndTokenWhenOneWordBeginsAnother) {
+  PromptTemplate t = PromptTemplate::from_spec("default", words_);
+  // "正面情绪" is 正面 + 情绪: without the end token a model answering
+  // "正面情绪" would count for "正面" too.
+  ASSERT_EQ(tok_->encode("正面情绪"), (Ids{106557, 104405}));
+  PromptEncoder ambiguous(tok_, t, {"正面", "正面情绪"}, 128);
+  EXPECT_EQ(ambiguous.scoring_ids(), ambiguous.answer_ids());
+  PromptEncoder distinct(tok_, t, {"负面", "正面情绪"}, 128);
+  EXPECT_EQ(distinct.scoring_ids(), (std::vector<Ids>{{103276}, {106557, 104405}}));
 }
 
 TEST_F(PromptTemplateTest, LiteralControlTokensInUserTextStayText) {

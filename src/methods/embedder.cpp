@@ -10,6 +10,7 @@
 #include "text/batch.h"
 #include "util/error.h"
 #include "util/progress.h"
+#include "train/batching.h"
 
 namespace qsenti {
 
@@ -20,44 +21,6 @@ std::string resolve_embedding_dtype(const std::string& dtype, int64_t hidden_siz
   if (dtype == "fp32" || dtype == "float32") return "fp32";
   if (dtype == "bf16" || dtype == "bfloat16") return "bf16";
   throw Error("--dtype: expected auto, fp32 or bf16, got \"" + dtype + "\"", ExitCode::kUsage);
-}
-
-std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<int64_t>& lengths, int64_t batch_size,
-                                                        double max_padding) {
-  if (batch_size < 1) throw Error("batch size must be at least 1, got " + std::to_string(batch_size), ExitCode::kUsage);
-  std::vector<size_t> order(lengths.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
-  std::vector<std::vector<size_t>> batches;
-  int64_t longest = 0, real = 0;
-  for (size_t i : order) {
-    if (!batches.empty()) {
-      auto& b = batches.back();
-      const int64_t n = static_cast<int64_t>(b.size()) + 1;
-      const int64_t pad = longest * n - (real + lengths[i]);  // sorted: the first is the longest
-      if (n <= batch_size && static_cast<double>(pad) <= max_padding * static_cast<double>(real + lengths[i])) {
-        b.push_back(i);
-        real += lengths[i];
-        continue;
-      }
-    }
-    batches.push_back({i});
-    longest = real = lengths[i];
-  }
-  return batches;
-}
-
-int64_t padded_tokens(const std::vector<int64_t>& lengths, const std::vector<std::vector<size_t>>& batches) {
-  int64_t pad = 0;
-  for (const auto& b : batches) {
-    int64_t longest = 0, real = 0;
-    for (size_t i : b) {
-      longest = std::max(longest, lengths[i]);
-      real += lengths[i];
-    }
-    pad += longest * static_cast<int64_t>(b.size()) - real;
-  }
-  return pad;
 }
 
 Embedder::Embedder(const std::string& model_dir, EmbedderOptions options)
@@ -139,7 +102,7 @@ torch::Tensor Embedder::embed_ids(const std::vector<std::vector<int32_t>>& seqs,
   po.enabled = options_.progress;
   Progress progress(static_cast<int64_t>(seqs.size()), po);
 
-  const auto batches = length_grouped_batches(lengths, options_.batch_size, options_.max_padding);
+  const auto batches = sorted_batches(lengths, options_.batch_size, options_.max_padding);
   for (const auto& batch : batches) {
     std::vector<std::vector<int32_t>> rows;
     rows.reserve(batch.size());

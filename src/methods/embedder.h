@@ -41,18 +41,6 @@ std::string instruction_prefix(const std::string& task);
 // `hidden_size`; throws Error on anything else.
 std::string resolve_embedding_dtype(const std::string& dtype, int64_t hidden_size);
 
-// Batches of indices into `lengths`: sorted by length (longest first, ties by
-// index) and cut after `batch_size` texts, or earlier where the next text
-// would make the batch's padding exceed `max_padding` times its real tokens.
-// So every batch, and the whole plan, pads at most that share (5% by
-// default), whatever the length distribution; only the long tail gets
-// smaller batches. Every index appears once.
-std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<int64_t>& lengths, int64_t batch_size,
-                                                        double max_padding = 0.05);
-
-// Tokens a batch plan pads: sum over batches of (longest * size - real).
-int64_t padded_tokens(const std::vector<int64_t>& lengths, const std::vector<std::vector<size_t>>& batches);
-
 struct EmbedStats {
   int64_t texts = 0;
   int64_t real_tokens = 0;

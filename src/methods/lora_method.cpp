@@ -80,12 +80,15 @@ torch::Tensor predict_prompts(Qwen3& model, const PromptEncoder& enc, const std:
   for (const auto& t : texts) prompts.push_back(enc.prompt_ids(t));
   std::vector<int64_t> lengths;
   for (const auto& p : prompts) lengths.push_back(static_cast<int64_t>(p.size()));
-  const int64_t K = static_cast<int64_t>(enc.answer_ids().size());
+  const int64_t K = static_cast<int64_t>(enc.scoring_ids().size());
   torch::Tensor probs = torch::zeros({static_cast<int64_t>(texts.size()), K}, torch::kFloat32);
+  // The template's opening runs once for all batches (the weights do not
+  // change during this call).
+  const PromptPrefix prefix = encode_prompt_prefix(model, enc.prefix_ids());
   for (const auto& batch : sorted_batches(lengths, std::max<int64_t>(1, batch_size))) {
     std::vector<std::vector<int32_t>> seqs;
     for (size_t i : batch) seqs.push_back(prompts[i]);
-    torch::Tensor p = label_probabilities(score_answers(model, seqs, enc.answer_ids(), kPadId));
+    torch::Tensor p = label_probabilities(score_answers(model, seqs, enc.scoring_ids(), kPadId, &prefix));
     for (size_t j = 0; j < batch.size(); ++j) probs[static_cast<int64_t>(batch[j])].copy_(p[static_cast<int64_t>(j)]);
   }
   return probs;
@@ -284,7 +287,7 @@ std::string train_lora_method(const TrainOptions& given) {
              {"end_token_id", enc->end_token_id()},
              {"max_length", o.max_length},
              {"dtype", o.dtype},
-             {"answer_score", "softmax over labels of log p(label word + end token | prompt)"}};
+             {"answer_score", "softmax over labels of log p(label word | prompt) (+ end token when one word begins another)"}};
   write_adapter_folder(model, o, (fs::path(run_dir) / "adapter").string());
   m.created = utc_now_iso8601();
   m.save(run_dir);

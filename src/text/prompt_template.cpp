@@ -96,6 +96,11 @@ PromptEncoder::PromptEncoder(std::shared_ptr<const Tokenizer> tokenizer, PromptT
       throw Error("label word \"" + w + "\" is given twice", ExitCode::kUsage);
     answers_.push_back(std::move(ids));
   }
+  bool ambiguous = false;
+  for (const auto& a : answers_)
+    for (const auto& b : answers_)
+      if (&a != &b && a.size() <= b.size() && std::equal(a.begin(), a.end() - 1, b.begin())) ambiguous = true;
+  for (const auto& a : answers_) scoring_.emplace_back(a.begin(), ambiguous ? a.end() : a.end() - 1);
   text_budget_ = max_length_ - static_cast<int64_t>(prefix_ids_.size() + suffix_ids_.size() + longest);
   if (text_budget_ < 1)
     throw Error("--max-length " + std::to_string(max_length_) + " is too short: the template \"" + tmpl_.name +

@@ -73,11 +73,18 @@ class PromptEncoder {
                 std::vector<std::string> label_words, int64_t max_length);
 
   std::vector<int32_t> prompt_ids(const std::string& text) const;
-  // Per label: the label word's ids followed by the end token.
+  // Per label: the label word's ids followed by the end token (what training
+  // teaches).
   const std::vector<std::vector<int32_t>>& answer_ids() const { return answers_; }
+  // Per label: what prediction scores, the label word's ids alone, so that
+  // single-token words (正面, 负面) need no continuation pass. When one word's
+  // ids begin another's, all keep the end token, which tells them apart.
+  const std::vector<std::vector<int32_t>>& scoring_ids() const { return scoring_; }
   PromptExample example(const std::string& text, int64_t label) const;
 
   const PromptTemplate& prompt_template() const { return tmpl_; }
+  // The template's ids before the text: every prompt starts with them.
+  const std::vector<int32_t>& prefix_ids() const { return prefix_ids_; }
   const std::vector<std::string>& label_words() const { return words_; }
   int32_t end_token_id() const { return end_id_; }
   int64_t max_length() const { return max_length_; }
@@ -91,7 +98,7 @@ class PromptEncoder {
   std::vector<std::string> words_;
   int64_t max_length_;
   std::vector<int32_t> prefix_ids_, suffix_ids_;
-  std::vector<std::vector<int32_t>> answers_;
+  std::vector<std::vector<int32_t>> answers_, scoring_;
   int32_t end_id_ = -1;
   int64_t text_budget_ = 0;
 };

@@ -54,15 +54,42 @@ double padding_overhead(const std::vector<std::vector<size_t>>& batches, const s
   return real == 0 ? 0.0 : static_cast<double>(padded) / static_cast<double>(real) - 1.0;
 }
 
-std::vector<std::vector<size_t>> sorted_batches(const std::vector<int64_t>& lengths, int64_t batch_size) {
-  if (batch_size <= 0) throw Error("batch size must be positive");
+std::vector<std::vector<size_t>> sorted_batches(const std::vector<int64_t>& lengths, int64_t batch_size,
+                                                double max_padding) {
+  if (batch_size < 1) throw Error("batch size must be at least 1, got " + std::to_string(batch_size), ExitCode::kUsage);
   std::vector<size_t> order(lengths.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
   std::vector<std::vector<size_t>> batches;
-  for (size_t b = 0; b < order.size(); b += static_cast<size_t>(batch_size))
-    batches.emplace_back(order.begin() + b, order.begin() + std::min(order.size(), b + static_cast<size_t>(batch_size)));
+  int64_t longest = 0, real = 0;
+  for (size_t i : order) {
+    if (!batches.empty()) {
+      auto& b = batches.back();
+      const int64_t n = static_cast<int64_t>(b.size()) + 1;
+      const int64_t pad = longest * n - (real + lengths[i]);  // sorted: the first is the longest
+      if (n <= batch_size && static_cast<double>(pad) <= max_padding * static_cast<double>(real + lengths[i])) {
+        b.push_back(i);
+        real += lengths[i];
+        continue;
+      }
+    }
+    batches.push_back({i});
+    longest = real = lengths[i];
+  }
   return batches;
+}
+
+int64_t padded_tokens(const std::vector<int64_t>& lengths, const std::vector<std::vector<size_t>>& batches) {
+  int64_t pad = 0;
+  for (const auto& b : batches) {
+    int64_t longest = 0, real = 0;
+    for (size_t i : b) {
+      longest = std::max(longest, lengths[i]);
+      real += lengths[i];
+    }
+    pad += longest * static_cast<int64_t>(b.size()) - real;
+  }
+  return pad;
 }
 
 }  // namespace qsenti

@@ -26,8 +26,16 @@ std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<int64_
 // longest example of each batch).
 double padding_overhead(const std::vector<std::vector<size_t>>& batches, const std::vector<int64_t>& lengths);
 
-// Consecutive batches of indices sorted by length (longest first), for
-// inference: the result's order is the batches' order; callers scatter back.
-std::vector<std::vector<size_t>> sorted_batches(const std::vector<int64_t>& lengths, int64_t batch_size);
+// Tokens a batch plan pads: sum over batches of (longest * size - real).
+int64_t padded_tokens(const std::vector<int64_t>& lengths, const std::vector<std::vector<size_t>>& batches);
+
+// Inference batches of indices into `lengths`: sorted by length (longest
+// first, ties by index) and cut after `batch_size` texts, or earlier where the
+// next text would make the batch's padding exceed `max_padding` times its
+// real tokens. So every batch, and the whole plan, pads at most that share
+// (5% by default), whatever the length distribution; only the long tail gets
+// smaller batches. Every index appears once; callers scatter results back.
+std::vector<std::vector<size_t>> sorted_batches(const std::vector<int64_t>& lengths, int64_t batch_size,
+                                                double max_padding = 0.05);
 
 }  // namespace qsenti

@@ -33,13 +33,6 @@ void init_runtime(int threads) {
   long threshold = 0;
   if (const char* env = std::getenv("QSENTI_MMAP_THRESHOLD")) threshold = std::atol(env);
   if (threshold > 0) mallopt(M_MMAP_THRESHOLD, static_cast<int>(threshold));
-  // oneDNN keeps up to 1024 primitives, and every new batch shape builds new
-  // ones, so a long-running process creeps up in memory. 256 still holds a
-  // whole training step's set (16 cost 0.6B LoRA training 5%: 135 -> 128
-  // tokens/s). Read once, at oneDNN's first use: this must run before any
-  // tensor work. The user's own setting wins.
-  setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "256", /*overwrite=*/0);
-  setenv("DNNL_PRIMITIVE_CACHE_CAPACITY", "256", 0);
 #ifdef QSENTI_HAVE_OPENBLAS
   openblas_set_num_threads(1);
 #endif
