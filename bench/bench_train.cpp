@@ -1,7 +1,7 @@
 // Training throughput of method C: tokens/s, time per phase, peak memory and
 // padding overhead, on a random model in the real shapes with real Weibo texts.
 //
-//   bench_train [--preset 0.6B|tiny|4B|8B] [--full] [--lora-r 16] [--threads 2]
+//   bench_train [--preset 0.6B|tiny|4B|8B] [--full] [--lora-r 16] [--lora-dropout 0.05] [--threads 2]
 //               [--batch 16] [--steps 4] [--warmup 1] [--max-length 128]
 //               [--dtype bf16|fp32] [--grad-checkpointing] [--data data/weibo2018/train.tsv]
 //
@@ -60,6 +60,7 @@ double cpu_s() {
 int main(int argc, char** argv) {
   std::string preset = "0.6B", dtype = "bf16", data = std::string(QSENTI_SOURCE_DIR) + "/data/weibo2018/train.tsv";
   bool full = false, ckpt = false;
+  double dropout = 0.05;
   int64_t r = 16, threads = 2, batch = 16, steps = 4, warmup = 1, max_length = 128;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
     else if (a == "--full") full = true;
     else if (a == "--grad-checkpointing") ckpt = true;
     else if (a == "--lora-r") r = std::stoll(next());
+    else if (a == "--lora-dropout") dropout = std::stod(next());
     else if (a == "--threads") threads = std::stoll(next());
     else if (a == "--batch") batch = std::stoll(next());
     else if (a == "--steps") steps = std::stoll(next());
@@ -99,7 +101,7 @@ int main(int argc, char** argv) {
   o.dtype = dtype;
   o.lora_r = r;
   o.lora_alpha = 2.0 * r;
-  o.lora_dropout = 0.05;
+  o.lora_dropout = dropout;
   o.seed = 1;
   Qwen3 model = build_seqcls_model(o, 2);
   auto params = seqcls_trainable_parameters(model, full);

@@ -1,5 +1,7 @@
 #include "model/linear.h"
 
+#include "model/dropout.h"
+
 #include <cmath>
 
 namespace qsenti {
@@ -16,9 +18,11 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   if (!has_lora() || merged_) return y;
   // As peft: the adapter runs in its own dtype (fp32 even over a bf16 base),
   // the sum is taken in the wider type and cast back to the base's dtype.
-  torch::Tensor h = x.to(lora_A->weight.scalar_type());
-  if (spec_.dropout > 0 && is_training()) h = torch::dropout(h, spec_.dropout, true);
-  torch::Tensor delta = lora_B(lora_A(h)) * spec_.scaling();
+  // Dropout, x * mask / (1 - p), with the 1 / (1 - p) folded into the scaling.
+  const bool drop = spec_.dropout > 0 && is_training();
+  torch::Tensor h = (drop ? x * dropout_keep_mask(x, spec_.dropout) : x).to(lora_A->weight.scalar_type());
+  const double scaling = drop ? spec_.scaling() / (1.0 - spec_.dropout) : spec_.scaling();
+  torch::Tensor delta = lora_B(lora_A(h)) * scaling;
   return (y.to(delta.scalar_type()) + delta).to(y.scalar_type());
 }
 
