@@ -163,6 +163,24 @@ TEST_P(Qwen3Reference, PaddedBatchesMatch) {
                      r["per_token_nll"][b], seqs[b]);
       EXPECT_EQ(last_token_index(mask)[b].item<int64_t>(), r["last_token_index"][b].get<int64_t>());
     }
+    // Only the last real token through the final layer (what pooling, label
+    // scoring and classification ask for): the same hidden states there.
+    {
+      torch::NoGradGuard ng;
+      ForwardArgs a;
+      a.input_ids = ids;
+      a.attention_mask = mask;
+      a.position_ids = pos;
+      a.final_positions = last_token_index(mask);
+      torch::Tensor last = model_->forward(a).last_hidden_state;
+      ASSERT_EQ(last.sizes(), (std::vector<int64_t>{ids.size(0), 1, model_->config.hidden_size}));
+      for (size_t b = 0; b < seqs.size(); ++b) {
+        torch::Tensor ref_last = json_tensor(r["last_hidden_state"][b]);
+        EXPECT_LE(max_abs_diff(last[static_cast<int64_t>(b)][0], ref_last[ref_last.size(0) - 1]),
+                  tol(v.run, "last_hidden_state"))
+            << v.run << " sequence " << b;
+      }
+    }
     torch::Tensor labels_eq = ids.clone();
     torch::Tensor labels_masked = ids.masked_fill(mask == 0, kIgnoreIndex);
     EXPECT_NEAR(causal_lm_loss(o.logits, labels_eq).item<double>(), r["loss_labels_eq_input_ids"].get<double>(),

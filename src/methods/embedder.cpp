@@ -116,8 +116,8 @@ torch::Tensor Embedder::embed_ids(const std::vector<std::vector<int32_t>>& seqs,
     ForwardArgs args;
     args.input_ids = tb.input_ids;
     args.attention_mask = tb.attention_mask;
-    torch::Tensor hidden = model_->forward(args).last_hidden_state;
-    torch::Tensor last = gather_positions(hidden, last_token_index(tb.attention_mask)).to(torch::kFloat32);
+    args.final_positions = last_token_index(tb.attention_mask);  // the last layer runs the pooled token only
+    torch::Tensor last = model_->forward(args).last_hidden_state.select(1, 0).to(torch::kFloat32);
     torch::Tensor vecs = last / last.norm(2, {1}, true).clamp_min(1e-12);
     torch::Tensor index = torch::tensor(std::vector<int64_t>(batch.begin(), batch.end()), torch::kInt64);
     out.index_copy_(0, index, vecs);

@@ -96,7 +96,8 @@ torch::Tensor score_answers(Qwen3& model, const std::vector<std::vector<int32_t>
   args.input_ids = ids;
   args.attention_mask = mask;
   args.cache = &cache;
-  torch::Tensor last = model->forward(args).last_hidden_state.select(1, T - 1);        // [N, H]
+  args.final_positions = torch::full({N}, T - 1, torch::kInt64);  // the last layer runs that token only
+  torch::Tensor last = model->forward(args).last_hidden_state.select(1, 0);            // [N, H]
   torch::Tensor first_logp = torch::log_softmax(model->lm_logits(last).to(torch::kFloat32), -1);  // [N, V]
 
   auto long_opts = torch::TensorOptions().dtype(torch::kInt64).device(device);

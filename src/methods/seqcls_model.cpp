@@ -16,8 +16,8 @@ torch::Tensor seqcls_logits(Qwen3& model, const torch::Tensor& input_ids, const 
   args.input_ids = input_ids;
   args.attention_mask = attention_mask;
   args.checkpoint_layers = checkpoint_layers;
-  BackboneOutput out = model->forward(args);
-  torch::Tensor pooled = gather_positions(out.last_hidden_state, last_token_index(attention_mask));
+  args.final_positions = last_token_index(attention_mask);  // the last layer runs the pooled token only
+  torch::Tensor pooled = model->forward(args).last_hidden_state.select(1, 0);
   return model->score_logits(pooled).to(torch::kFloat32);
 }
 

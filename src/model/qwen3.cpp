@@ -45,6 +45,15 @@ torch::Tensor apply_rope(const torch::Tensor& x, const Rope& rope) {
   return x * rope.cos + rotate_half(x) * rope.sin;
 }
 
+// t[b, rows[b]] along `dim`, keeping that dimension (size 1).
+torch::Tensor take_rows(const torch::Tensor& t, const torch::Tensor& rows, int64_t dim) {
+  std::vector<int64_t> shape(static_cast<size_t>(t.dim()), 1);
+  shape[0] = t.size(0);
+  std::vector<int64_t> sizes = t.sizes().vec();
+  sizes[static_cast<size_t>(dim)] = 1;
+  return t.gather(dim, rows.view(shape).expand(sizes));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- Attention
@@ -61,13 +70,16 @@ Qwen3AttentionImpl::Qwen3AttentionImpl(const Qwen3Config& c)
 }
 
 torch::Tensor Qwen3AttentionImpl::forward(const torch::Tensor& x, const Rope& rope, const torch::Tensor& bias_mask,
-                                          torch::Tensor* past_k, torch::Tensor* past_v) {
+                                          torch::Tensor* past_k, torch::Tensor* past_v, const torch::Tensor& rows) {
   const int64_t B = x.size(0), T = x.size(1);
+  const bool some = rows.defined();
+  const torch::Tensor xq = some ? take_rows(x, rows, 1) : x;
+  const int64_t Tq = xq.size(1);
   // Per-head RMSNorm on q and k (one weight shared by the heads), then RoPE.
-  torch::Tensor q = q_norm(q_proj(x).view({B, T, num_heads, head_dim})).transpose(1, 2);
+  torch::Tensor q = q_norm(q_proj(xq).view({B, Tq, num_heads, head_dim})).transpose(1, 2);
   torch::Tensor k = k_norm(k_proj(x).view({B, T, num_kv_heads, head_dim})).transpose(1, 2);
   torch::Tensor v = v_proj(x).view({B, T, num_kv_heads, head_dim}).transpose(1, 2);
-  q = apply_rope(q, rope);
+  q = apply_rope(q, some ? Rope{take_rows(rope.cos, rows, 2), take_rows(rope.sin, rows, 2)} : rope);
   k = apply_rope(k, rope);
   if (past_k) {
     if (past_k->defined()) {
@@ -81,13 +93,13 @@ torch::Tensor Qwen3AttentionImpl::forward(const torch::Tensor& x, const Rope& ro
   const int64_t groups = num_heads / num_kv_heads;
   // Grouped-query attention: each K/V head serves `groups` query heads.
   // Folding the groups into the query axis avoids materialising repeated K/V.
-  torch::Tensor qg = q.reshape({B, num_kv_heads, groups * T, head_dim});
-  torch::Tensor scores = torch::matmul(qg, k.transpose(2, 3)).mul_(scaling);   // [B, KV, G*T, Tk]
-  // In place: at inference the [B, H, T, Tk] scores are the largest transient.
-  scores = scores.view({B, num_heads, T, Tk}).add_(bias_mask);                 // mask broadcasts over heads
+  torch::Tensor qg = q.reshape({B, num_kv_heads, groups * Tq, head_dim});
+  torch::Tensor scores = torch::matmul(qg, k.transpose(2, 3)).mul_(scaling);   // [B, KV, G*Tq, Tk]
+  // In place: at inference the [B, H, Tq, Tk] scores are the largest transient.
+  scores = scores.view({B, num_heads, Tq, Tk}).add_(some ? take_rows(bias_mask, rows, 2) : bias_mask);
   torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
-  torch::Tensor out = torch::matmul(probs.view({B, num_kv_heads, groups * T, Tk}), v);  // [B, KV, G*T, D]
-  out = out.view({B, num_heads, T, head_dim}).transpose(1, 2).reshape({B, T, num_heads * head_dim});
+  torch::Tensor out = torch::matmul(probs.view({B, num_kv_heads, groups * Tq, Tk}), v);  // [B, KV, G*Tq, D]
+  out = out.view({B, num_heads, Tq, head_dim}).transpose(1, 2).reshape({B, Tq, num_heads * head_dim});
   return o_proj(out);
 }
 
@@ -113,8 +125,9 @@ Qwen3DecoderLayerImpl::Qwen3DecoderLayerImpl(const Qwen3Config& c) {
 }
 
 torch::Tensor Qwen3DecoderLayerImpl::forward(const torch::Tensor& x, const Rope& rope, const torch::Tensor& bias_mask,
-                                             torch::Tensor* past_k, torch::Tensor* past_v) {
-  torch::Tensor h = x + self_attn(input_layernorm(x), rope, bias_mask, past_k, past_v);
+                                             torch::Tensor* past_k, torch::Tensor* past_v, const torch::Tensor& rows) {
+  const torch::Tensor residual = rows.defined() ? take_rows(x, rows, 1) : x;
+  torch::Tensor h = residual + self_attn(input_layernorm(x), rope, bias_mask, past_k, past_v, rows);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -224,9 +237,21 @@ BackboneOutput Qwen3ModelImpl::forward(const ForwardArgs& a) {
     a.cache->keys.resize(layers->size());
     a.cache->values.resize(layers->size());
   }
+  torch::Tensor final_rows;
+  if (a.final_positions.defined()) {
+    TORCH_CHECK(!a.output_hidden_states, "final_positions and output_hidden_states exclude each other");
+    final_rows = a.final_positions.to(device, torch::kInt64).reshape({B});
+    TORCH_CHECK(final_rows.numel() == 0 || (final_rows.min().item<int64_t>() >= 0 && final_rows.max().item<int64_t>() < T),
+                "final_positions must lie in [0, ", T, ")");
+  }
   for (size_t i = 0; i < layers->size(); ++i) {
     auto* layer = layers[i]->as<Qwen3DecoderLayerImpl>();
-    if (a.checkpoint_layers && torch::GradMode::is_enabled() && !a.cache) {
+    const bool last = i + 1 == layers->size();
+    if (last && final_rows.defined()) {
+      // Not checkpointed: with one query per row it keeps little.
+      h = layer->forward(h, rope, bias_mask, a.cache ? &a.cache->keys[i] : nullptr,
+                         a.cache ? &a.cache->values[i] : nullptr, final_rows);
+    } else if (a.checkpoint_layers && torch::GradMode::is_enabled() && !a.cache) {
       h = CheckpointedLayer::apply(h, rope.cos, rope.sin, bias_mask, reinterpret_cast<int64_t>(layer));
     } else {
       h = layer->forward(h, rope, bias_mask, a.cache ? &a.cache->keys[i] : nullptr,

@@ -39,8 +39,11 @@ class Qwen3AttentionImpl : public torch::nn::Module {
  public:
   explicit Qwen3AttentionImpl(const Qwen3Config& c);
   // `bias_mask`: additive [B, 1, T, T_past+T] (0 or a large negative).
+  // With `rows` ([B] int64), only that position of each row is a query: the
+  // output is [B, 1, H], while keys and values (and the cache) cover all T.
   torch::Tensor forward(const torch::Tensor& x, const Rope& rope, const torch::Tensor& bias_mask,
-                        torch::Tensor* past_k = nullptr, torch::Tensor* past_v = nullptr);
+                        torch::Tensor* past_k = nullptr, torch::Tensor* past_v = nullptr,
+                        const torch::Tensor& rows = {});
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
   int64_t num_heads, num_kv_heads, head_dim;
@@ -59,8 +62,10 @@ TORCH_MODULE(Qwen3MLP);
 class Qwen3DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit Qwen3DecoderLayerImpl(const Qwen3Config& c);
+  // `rows` as for the attention: the layer's output is [B, 1, H].
   torch::Tensor forward(const torch::Tensor& x, const Rope& rope, const torch::Tensor& bias_mask,
-                        torch::Tensor* past_k = nullptr, torch::Tensor* past_v = nullptr);
+                        torch::Tensor* past_k = nullptr, torch::Tensor* past_v = nullptr,
+                        const torch::Tensor& rows = {});
   Qwen3Attention self_attn{nullptr};
   Qwen3MLP mlp{nullptr};
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -83,6 +88,12 @@ struct ForwardArgs {
   // Activation checkpointing: recompute each layer in backward instead of
   // storing its activations (long texts in training).
   bool checkpoint_layers = false;
+  // [B] int64 positions (among the T new tokens), one per row: when set, the
+  // last layer computes only these positions and last_hidden_state is
+  // [B, 1, H]. Pooling, label scoring and classification need nothing else,
+  // and the last layer's other positions cost 1/num_layers of the forward.
+  // Not with output_hidden_states.
+  torch::Tensor final_positions;
 };
 
 // Token embedding with HF's parameter name (`weight`). Its storage is left
