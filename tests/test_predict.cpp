@@ -449,14 +449,7 @@ namespace {
 test::CommandResult shell_in(const std::string& dir, const std::string& line, bool merge_stderr = false) {
   std::string cmd = "cd '" + dir + "' && Q='" + std::string(QSENTI_BINARY) + "' && " + line;
   if (merge_stderr) cmd = "{ " + cmd + " ; } 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return test::run_shell(cmd);
 }
 
 // Trains one method-A run on the tiny reference model once for the suite, in

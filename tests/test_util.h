@@ -69,9 +69,8 @@ struct CommandResult {
   std::string output;  // stdout (stderr too when merged)
 };
 
-// Runs the qsenti binary with `args` (a shell fragment); stdout is captured.
-inline CommandResult run_qsenti(const std::string& args, bool merge_stderr = false) {
-  std::string cmd = std::string(QSENTI_BINARY) + " " + args + (merge_stderr ? " 2>&1" : "");
+// Runs a shell command line; its stdout is captured.
+inline CommandResult run_shell(const std::string& cmd) {
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return {-1, ""};
   std::string out;
@@ -80,6 +79,11 @@ inline CommandResult run_qsenti(const std::string& args, bool merge_stderr = fal
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   int status = ::pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// Runs the qsenti binary with `args` (a shell fragment); stdout is captured.
+inline CommandResult run_qsenti(const std::string& args, bool merge_stderr = false) {
+  return run_shell(std::string(QSENTI_BINARY) + " " + args + (merge_stderr ? " 2>&1" : ""));
 }
 
 inline void write_file(const std::string& path, const std::string& text) {

@@ -17,6 +17,7 @@
 #include "io/weight_store.h"
 #include "methods/classifier.h"
 #include "methods/seqcls_model.h"
+#include "methods/trainer_method.h"
 #include "model/loading.h"
 #include "model/peft_adapter.h"
 #include "text/batch.h"
@@ -123,24 +124,6 @@ void write_full_model_folder(Qwen3& model, const std::string& dir, const std::ve
   fs::rename(tmp, dir);
 }
 
-void write_adapter_folder(Qwen3& model, const TrainOptions& o, const std::string& dir) {
-  const std::string tmp = dir + ".tmp";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  AdapterConfig ac;
-  ac.lora.r = o.lora_r;
-  ac.lora.alpha = o.lora_alpha;
-  ac.lora.dropout = o.lora_dropout;
-  ac.lora.use_rslora = o.use_rslora;
-  ac.target_modules = o.lora_targets;
-  ac.modules_to_save = {"score"};
-  ac.base_model_name_or_path = fs::absolute(o.model).string();
-  ac.task_type = "SEQ_CLS";
-  save_peft_adapter(model, ac, tmp);
-  fs::remove_all(dir);
-  fs::rename(tmp, dir);
-}
-
 class SeqClsClassifier : public TextClassifier {
  public:
   SeqClsClassifier(RunManifest m, Qwen3 model, std::shared_ptr<const Tokenizer> tok, int64_t max_length,
@@ -191,24 +174,7 @@ std::string train_classifier_method(const TrainOptions& given) {
   Qwen3 model = build_seqcls_model(o, static_cast<int64_t>(label_names.size()));
   SeqClsTask task(model, o.full, o.grad_checkpointing, std::move(train_ids), data.train.labels, std::move(valid_ids),
                   data.valid.labels, label_names, std::max<int64_t>(16, o.batch_size));
-  TrainerConfig tc = TrainerConfig::from_options(o, run_dir);
-  tc.select_metric = label_names.size() == 2 ? "accuracy" : "macro_f1";
-  tc.label = "classifier";
-  Trainer trainer(task, tc);
-  TrainResult result = trainer.run();
-  trainer.restore_best();
-
-  RunManifest m;
-  m.method = "classifier";
-  m.base_model = fs::absolute(o.model).string();
-  m.base_model_fingerprint = model_fingerprint(o.model);
-  m.model_size = o.model_size;
-  m.labels = label_names;
-  m.hyperparameters = train_options_to_json(o);
-  m.hyperparameters["trainer"] = tc.to_json();
-  m.metrics = nlohmann::json::object();
-  if (!result.best_metrics.is_null()) m.metrics["valid"] = result.best_metrics;
-  m.metrics["training"] = result.to_json();
+  RunManifest m = train_and_describe(task, o, run_dir, "classifier", label_names);
   if (!data.test.texts.empty()) {
     compat::CpuAutocast autocast(o.dtype == "bf16");
     Metrics t = task.evaluate(seqcls_encode(*tok, data.test.texts, o.max_length), data.test.labels);
@@ -219,7 +185,7 @@ std::string train_classifier_method(const TrainOptions& given) {
              {"dtype", o.dtype}};
   if (o.full) write_full_model_folder(model, (fs::path(run_dir) / "model").string(), label_names,
                                       o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32);
-  else write_adapter_folder(model, o, (fs::path(run_dir) / "adapter").string());
+  else write_adapter_folder(model, o, "SEQ_CLS", {"score"}, (fs::path(run_dir) / "adapter").string());
   m.created = utc_now_iso8601();
   m.save(run_dir);
   return run_dir;

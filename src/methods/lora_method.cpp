@@ -23,6 +23,7 @@
 #include "io/weight_store.h"
 #include "methods/classifier.h"
 #include "methods/label_scoring.h"
+#include "methods/trainer_method.h"
 #include "model/loading.h"
 #include "model/losses.h"
 #include "model/peft_adapter.h"
@@ -172,30 +173,8 @@ Qwen3 build_model(const TrainOptions& o) {
   lo.dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   torch::manual_seed(o.seed);
   Qwen3 model = load_qwen3(o.model, lo);
-  LoraSpec spec;
-  spec.r = o.lora_r;
-  spec.alpha = o.lora_alpha;
-  spec.dropout = o.lora_dropout;
-  spec.use_rslora = o.use_rslora;
-  if (model->add_lora(spec, o.lora_targets) == 0) throw Error("no layer matched --lora-targets");
+  add_lora_adapters(model, o);
   return model;
-}
-
-void write_adapter_folder(Qwen3& model, const TrainOptions& o, const std::string& dir) {
-  const std::string tmp = dir + ".tmp";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  AdapterConfig ac;
-  ac.lora.r = o.lora_r;
-  ac.lora.alpha = o.lora_alpha;
-  ac.lora.dropout = o.lora_dropout;
-  ac.lora.use_rslora = o.use_rslora;
-  ac.target_modules = o.lora_targets;
-  ac.base_model_name_or_path = fs::absolute(o.model).string();
-  ac.task_type = "CAUSAL_LM";
-  save_peft_adapter(model, ac, tmp);
-  fs::remove_all(dir);
-  fs::rename(tmp, dir);
 }
 
 class LoraClassifier : public TextClassifier {
@@ -254,24 +233,7 @@ std::string train_lora_method(const TrainOptions& given) {
   Qwen3 model = build_model(o);
   LoraTask task(model, enc, o.grad_checkpointing, std::move(train), data.valid.texts, data.valid.labels, label_names,
                 std::max<int64_t>(16, o.batch_size));
-  TrainerConfig tc = TrainerConfig::from_options(o, run_dir);
-  tc.select_metric = label_names.size() == 2 ? "accuracy" : "macro_f1";
-  tc.label = "lora";
-  Trainer trainer(task, tc);
-  TrainResult result = trainer.run();
-  trainer.restore_best();
-
-  RunManifest m;
-  m.method = "lora";
-  m.base_model = fs::absolute(o.model).string();
-  m.base_model_fingerprint = model_fingerprint(o.model);
-  m.model_size = o.model_size;
-  m.labels = label_names;
-  m.hyperparameters = train_options_to_json(o);
-  m.hyperparameters["trainer"] = tc.to_json();
-  m.metrics = nlohmann::json::object();
-  if (!result.best_metrics.is_null()) m.metrics["valid"] = result.best_metrics;
-  m.metrics["training"] = result.to_json();
+  RunManifest m = train_and_describe(task, o, run_dir, "lora", label_names);
   if (!data.test.texts.empty()) {
     compat::CpuAutocast autocast(o.dtype == "bf16");
     Metrics t = task.evaluate(data.test.texts, data.test.labels);
@@ -288,7 +250,7 @@ std::string train_lora_method(const TrainOptions& given) {
              {"max_length", o.max_length},
              {"dtype", o.dtype},
              {"answer_score", "softmax over labels of log p(label word | prompt) (+ end token when one word begins another)"}};
-  write_adapter_folder(model, o, (fs::path(run_dir) / "adapter").string());
+  write_adapter_folder(model, o, "CAUSAL_LM", {}, (fs::path(run_dir) / "adapter").string());
   m.created = utc_now_iso8601();
   m.save(run_dir);
   return run_dir;

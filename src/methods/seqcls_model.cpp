@@ -1,6 +1,7 @@
 #include "methods/seqcls_model.h"
 
 #include "io/weight_store.h"
+#include "methods/trainer_method.h"
 #include "model/loading.h"
 #include "text/batch.h"
 #include "train/train_options.h"
@@ -99,14 +100,7 @@ Qwen3 build_seqcls_model(const TrainOptions& o, int64_t num_labels) {
       for (auto& p : model->parameters()) p.set_data(p.clone());
     }
   }
-  if (!o.full) {
-    LoraSpec spec;
-    spec.r = o.lora_r;
-    spec.alpha = o.lora_alpha;
-    spec.dropout = o.lora_dropout;
-    spec.use_rslora = o.use_rslora;
-    if (model->add_lora(spec, o.lora_targets) == 0) throw Error("no layer matched --lora-targets");
-  }
+  if (!o.full) add_lora_adapters(model, o);
   return model;
 }
 
