@@ -120,7 +120,9 @@ int main(int argc, char** argv) {
 
   Dataset d = read_dataset(data);
   auto tok = Tokenizer::for_model(dir.string());
-  auto ids = seqcls_encode(*tok, d.texts, max_length);
+  SeqClsEncoding enc;
+  enc.max_length = max_length;
+  auto ids = seqcls_encode(*tok, d.texts, enc);
   std::vector<int64_t> lengths;
   for (const auto& s : ids) lengths.push_back(static_cast<int64_t>(s.size()));
   BatchingOptions bo;
@@ -130,7 +132,7 @@ int main(int argc, char** argv) {
   double mean_len = 0;
   for (auto l : lengths) mean_len += static_cast<double>(l);
   mean_len /= static_cast<double>(lengths.size());
-  std::printf("data: %zu texts, mean %.1f tokens (with <|endoftext|>), padding overhead %.1f%% (batch %lld)\n",
+  std::printf("data: %zu texts, mean %.1f tokens , padding overhead %.1f%% (batch %lld)\n",
               lengths.size(), mean_len, 100 * padding_overhead(batches, lengths), static_cast<long long>(batch));
   std::printf("training: %s, %lld trainable parameters, %s, %lld threads%s\n",
               full ? "full" : ("LoRA r=" + std::to_string(r) + " q/k/v/o").c_str(), static_cast<long long>(n_train),
@@ -148,12 +150,12 @@ int main(int argc, char** argv) {
     std::vector<int64_t> y;
     int64_t real = 0;
     for (size_t i : b) seqs.push_back(ids[i]), y.push_back(labels[i]), real += lengths[i];
-    TokenBatch tb = pad_batch(seqs, kSeqClsPadId, PadSide::kRight);
+    auto [input_ids, mask] = enc.pad(seqs);
     const double t0 = now_s(), c0 = cpu_s();
     torch::Tensor loss;
     {
       compat::CpuAutocast autocast(dtype == "bf16");
-      torch::Tensor logits = seqcls_logits(model, tb.input_ids, tb.attention_mask, ckpt);
+      torch::Tensor logits = seqcls_logits(model, input_ids, mask, enc.pool_index(input_ids, mask), ckpt);
       loss = torch::nn::functional::cross_entropy(logits, torch::tensor(y, torch::kInt64));
     }
     loss.item<double>();
@@ -172,7 +174,7 @@ int main(int argc, char** argv) {
     c_bwd += c2 - c1;
     c_opt += c3 - c2;
     tokens += real;
-    padded += tb.input_ids.numel();
+    padded += input_ids.numel();
   }
   const double total = t_fwd + t_bwd + t_opt;
   std::printf("%lld timed steps: %.1f real tokens/s (%.1f with padding); per step %.2f s = forward %.2f + backward %.2f + clip/AdamW %.2f\n",

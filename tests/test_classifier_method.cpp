@@ -99,9 +99,11 @@ TEST(ClassifierMethod, LoraRunFolderPredictionAndMergedEqualsUnmerged) {
   load_peft_adapter(model, run + "/adapter");
   ASSERT_TRUE(model->has_score());
   auto tok = Tokenizer::for_model(fixture("refs/tiny-qwen3"));
-  auto ids = seqcls_encode(*tok, texts, 16);
+  SeqClsEncoding enc;
+  enc.max_length = 16;
+  auto ids = seqcls_encode(*tok, texts, enc);
   for (size_t i = 0; i < texts.size(); ++i) {
-    torch::Tensor q = seqcls_predict(model, {ids[i]}, 1, false);
+    torch::Tensor q = seqcls_predict(model, {ids[i]}, enc, 1, false);
     EXPECT_LT(test::max_abs_diff(q[0], p[static_cast<int64_t>(i)]), 1e-5) << texts[i];
   }
   // The validation accuracy recorded is what the saved classifier gives.
@@ -139,8 +141,10 @@ TEST(ClassifierMethod, FullRunWritesATransformersClassificationFolder) {
   }
   auto clf = load_classifier(run);
   torch::Tensor p = clf->predict_proba({"我喜欢这个", "今天很差"});
-  auto ids = seqcls_encode(*Tokenizer::for_model(dir), {"我喜欢这个", "今天很差"}, 16);
-  EXPECT_LT(test::max_abs_diff(p, seqcls_predict(loaded, ids, 2, false)), 1e-6);
+  SeqClsEncoding enc;
+  enc.max_length = 16;
+  auto ids = seqcls_encode(*Tokenizer::for_model(dir), {"我喜欢这个", "今天很差"}, enc);
+  EXPECT_LT(test::max_abs_diff(p, seqcls_predict(loaded, ids, enc, 2, false)), 1e-6);
 }
 
 TEST(ClassifierMethod, InterruptedRunResumesToTheSameAdapter) {

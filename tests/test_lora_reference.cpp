@@ -103,7 +103,11 @@ TEST(SeqClsReference, PooledLogitsAndLossMatchTransformersForEveryRun) {
   for (const std::string run : {"right_padded", "left_padded_default_positions", "left_padded_positions_from_mask"}) {
     SCOPED_TRACE(run);
     const auto& side = inputs[run == "right_padded" ? "right" : "left"];
-    torch::Tensor logits = seqcls_logits(model, ids_tensor(side["input_ids"]), ids_tensor(side["attention_mask"]));
+    // Pooled as transformers pools: the rightmost token that is not pad_token_id.
+    torch::Tensor ids = ids_tensor(side["input_ids"]);
+    torch::Tensor pool = last_non_pad_index(ids, *model->config.pad_token_id);
+    EXPECT_TRUE(torch::equal(pool, ids_tensor(ref["runs"][run]["pooled_index"]).reshape({-1})));
+    torch::Tensor logits = seqcls_logits(model, ids, ids_tensor(side["attention_mask"]), pool);
     EXPECT_LE(max_abs_diff(logits, json_tensor(ref["runs"][run]["pooled_logits"])), 1e-5);
     torch::Tensor labels = ids_tensor(ref["runs"][run]["loss_labels"]);
     EXPECT_NEAR(torch::nn::functional::cross_entropy(logits, labels).item<double>(),
@@ -112,7 +116,7 @@ TEST(SeqClsReference, PooledLogitsAndLossMatchTransformersForEveryRun) {
   // Unpadded, one text at a time.
   for (size_t i = 0; i < inputs["sequences"].size(); ++i) {
     torch::Tensor ids = ids_tensor(inputs["sequences"][i]).unsqueeze(0);
-    torch::Tensor logits = seqcls_logits(model, ids, torch::ones_like(ids));
+    torch::Tensor logits = seqcls_logits(model, ids, torch::ones_like(ids), last_non_pad_index(ids, 151643));
     EXPECT_LE(max_abs_diff(logits[0], json_tensor(ref["runs"]["unpadded"][i]["pooled_logits"])), 1e-5);
   }
 }

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "io/dataset.h"
 #include "methods/classifier.h"
 #include "train/metrics.h"
@@ -13,13 +14,14 @@ namespace qsenti::cli {
 void add_eval_command(CLI::App& app) {
   struct Opts {
     std::string run, data, format = "auto", dtype = "auto";
+    PredictOptions hf;  // --base, --label-words
     bool json = false, skip_bad_rows = false;
     int64_t batch_size = 16, max_length = 0;
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("eval", "Evaluate a trained run on a labelled file: accuracy, F1, per-class scores, confusion matrix");
-  cmd->add_option("--run", o->run, "run folder written by `qsenti train` (holds manifest.json)")->required();
+  cmd->add_option("--run", o->run, "run folder written by `qsenti train` (holds manifest.json), or a transformers classifier / peft adapter folder")->required();
   cmd->add_option("--data", o->data, "labelled data: TSV (text<TAB>label), CSV (label,review) or JSON lines")->required();
   cmd->add_option("--format", o->format, "data format: auto (from the extension), tsv, csv, jsonl")->capture_default_str();
   cmd->add_flag("--json", o->json, "print the metrics as one JSON object instead of the table");
@@ -28,6 +30,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--dtype", o->dtype, "auto (as trained), fp32 or bf16")->capture_default_str();
   cmd->add_flag("--skip-bad-rows", o->skip_bad_rows,
                 "leave out malformed rows and rows whose label is not one of the run's labels (reported) instead of stopping");
+  add_hf_run_options(cmd, o->hf);
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->footer(
       "Labels in the data are read with the run's label set (for the binary set also 0/1, neg/pos,\n"
@@ -35,7 +38,7 @@ void add_eval_command(CLI::App& app) {
   cmd->callback([o] {
     if (o->threads > 0) init_runtime(o->threads);
     if (o->batch_size < 1) throw Error("--batch-size must be at least 1", ExitCode::kUsage);
-    PredictOptions po;
+    PredictOptions po = o->hf;
     po.batch_size = o->batch_size;
     po.max_length = o->max_length;
     po.dtype = o->dtype;

@@ -43,7 +43,8 @@ void add_forward_command(CLI::App& app) {
   cmd->footer(
       "Prints one JSON object: last_hidden_state (per token, after the final norm), logsumexp_last,\n"
       "probe_logits_last, per_token_nll (for each next token), embedding_l2 (the last token's hidden\n"
-      "state, L2-normalised) and, for a model with a classification head, score_logits_last.");
+      "state, L2-normalised) and, for a model with a classification head, score_logits_last (then\n"
+      "without the LM numbers: a sequence classifier has no LM head).");
   cmd->callback([o] {
     const torch::Dtype dtype = parse_dtype(o->dtype);
     const auto ids = parse_int_list(o->ids, "--ids");
@@ -63,23 +64,24 @@ void add_forward_command(CLI::App& app) {
     ForwardArgs args;
     args.input_ids = input;
     torch::Tensor hidden = model->forward(args).last_hidden_state[0];  // [T, H]
-    torch::Tensor logits = model->lm_logits(hidden).to(torch::kFloat32);  // [T, V]
-    torch::Tensor logp = torch::log_softmax(logits, -1);
     const int64_t T = hidden.size(0);
     nlohmann::json out;
     out["model"] = o->model;
     out["dtype"] = dtype_name(dtype);
     out["ids"] = ids;
     out["last_hidden_state"] = to_json_2d(hidden);
-    out["logsumexp_last"] = logits[T - 1].logsumexp(0).item<double>();
-    nlohmann::json probe = nlohmann::json::object();
-    std::vector<double> probe_values;
-    for (int64_t id : probes) probe_values.push_back(logits[T - 1][id].item<double>());
-    out["probe_ids"] = probes;
-    out["probe_logits_last"] = probe_values;
-    std::vector<double> nll;
-    for (int64_t t = 0; t + 1 < T; ++t) nll.push_back(-logp[t][ids[t + 1]].item<double>());
-    out["per_token_nll"] = nll;
+    if (model->has_lm_head) {  // a sequence classifier has none
+      torch::Tensor logits = model->lm_logits(hidden).to(torch::kFloat32);  // [T, V]
+      torch::Tensor logp = torch::log_softmax(logits, -1);
+      out["logsumexp_last"] = logits[T - 1].logsumexp(0).item<double>();
+      std::vector<double> probe_values;
+      for (int64_t id : probes) probe_values.push_back(logits[T - 1][id].item<double>());
+      out["probe_ids"] = probes;
+      out["probe_logits_last"] = probe_values;
+      std::vector<double> nll;
+      for (int64_t t = 0; t + 1 < T; ++t) nll.push_back(-logp[t][ids[t + 1]].item<double>());
+      out["per_token_nll"] = nll;
+    }
     torch::Tensor last = hidden[T - 1].to(torch::kFloat32);
     out["embedding_l2"] = to_vec(last / last.norm().clamp_min(1e-12));
     if (model->has_score()) out["score_logits_last"] = to_vec(model->score_logits(hidden[T - 1]));

@@ -52,7 +52,7 @@ void add_generate_command(CLI::App& app) {
     Qwen3 model = load_qwen3(o->model, {dtype});
     if (!o->adapter.empty()) {
       load_peft_adapter(model, o->adapter);
-      model->merge_lora();
+      model->merge_lora_for_inference();
     }
     model->eval();
     GenerationOptions g;

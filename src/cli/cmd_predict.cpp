@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/size_prompt.h"
 #include "serve/predict_app.h"
 #include "util/runtime.h"
@@ -20,7 +21,7 @@ void add_predict_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "predict", "Predict sentiment with trained runs: texts, files (streamed, resumable) or an interactive session");
   cmd->add_option("--run", r.selection.run_dirs,
-                  "run folder written by `qsenti train` (repeat it to combine runs as an ensemble)");
+                  "run folder written by `qsenti train`, or a transformers classifier / peft adapter folder (repeat it to combine runs as an ensemble)");
   cmd->add_option("--method", r.selection.method,
                   "pick the run by method: embedding (A), lora (B) or classifier (C); the run in "
                   "<models-dir>/<method>-<size>/, or the only one of that method")
@@ -58,6 +59,7 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--dtype", r.predict.dtype, "auto, fp32 or bf16")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
       ->capture_default_str();
+  add_hf_run_options(cmd, r.predict);
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--quiet", r.quiet, "no progress or notes on standard error");
   cmd->add_option("--stop-after-batches", r.stop_after_batches,

@@ -3,9 +3,22 @@
 #include <cstdio>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
+#include "methods/classifier.h"
 #include "util/error.h"
 
 namespace qsenti::cli {
+
+void add_hf_run_options(CLI::App* cmd, PredictOptions& o) {
+  cmd->add_option("--base", o.base_model,
+                  "base model folder of a peft adapter given as --run (when its base_model_name_or_path is no "
+                  "local folder)");
+  cmd->add_option("--label-words", o.label_words,
+                  "label words of a peft CAUSAL_LM adapter given as --run, comma separated, one per label "
+                  "(default 负面,正面)")
+      ->delimiter(',');
+}
 
 torch::Dtype parse_dtype(const std::string& name) {
   if (name == "fp32" || name == "float32") return torch::kFloat32;

@@ -5,7 +5,18 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+namespace qsenti {
+struct PredictOptions;
+}
+
 namespace qsenti::cli {
+
+// --base and --label-words: for Hugging Face folders opened as runs
+// (a peft adapter whose base is elsewhere, a CAUSAL_LM adapter's label words).
+void add_hf_run_options(CLI::App* cmd, PredictOptions& options);
 
 torch::Dtype parse_dtype(const std::string& name);  // fp32 | bf16 (| fp16)
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& option);

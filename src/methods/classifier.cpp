@@ -1,11 +1,25 @@
 #include "methods/classifier.h"
 
+#include <filesystem>
+
+#include "methods/hf_run.h"
 #include "util/error.h"
 
 namespace qsenti {
 
+std::string run_base_model(const std::string& run_dir, const RunManifest& m, const PredictOptions& options) {
+  const std::string base = options.base_model.empty() ? m.base_model : options.base_model;
+  if (!std::filesystem::is_directory(base)) {
+    const bool peft = m.extra.value("source", "") == "peft";
+    throw InputError(run_dir + ": base model " + (base.empty() ? std::string("(none named)") : base) +
+                     (peft ? " is not a local folder; give it with --base DIR"
+                           : " not found (moved? give its folder with --base DIR)"));
+  }
+  return base;
+}
+
 std::unique_ptr<TextClassifier> load_classifier(const std::string& run_dir, const PredictOptions& options) {
-  RunManifest m = RunManifest::load(run_dir);
+  RunManifest m = open_run_manifest(run_dir);
   if (m.method == "embedding") return load_embedding_classifier(run_dir, m, options);
   if (m.method == "lora") return load_lora_classifier(run_dir, m, options);
   if (m.method == "classifier") return load_seqcls_classifier(run_dir, m, options);

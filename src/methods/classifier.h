@@ -15,6 +15,11 @@ struct PredictOptions {
   std::string dtype = "auto";  // auto | fp32 | bf16
   int64_t batch_size = 16;
   int64_t max_length = 0;      // 0 = what the run was trained with
+  // Hugging Face folders opened as runs (methods/hf_run.h): the base model of
+  // a peft adapter whose base_model_name_or_path is no local folder, and the
+  // label words of a CAUSAL_LM adapter (one per label; default 负面,正面).
+  std::string base_model;
+  std::vector<std::string> label_words;
 };
 
 class TextClassifier {
@@ -28,6 +33,10 @@ class TextClassifier {
 
 // Opens a run folder and builds the method's classifier from its manifest.
 std::unique_ptr<TextClassifier> load_classifier(const std::string& run_dir, const PredictOptions& options = {});
+
+// The base model folder a run's adapter applies to: options.base_model when
+// given, else the manifest's; InputError naming the run when it is not a folder.
+std::string run_base_model(const std::string& run_dir, const RunManifest& m, const PredictOptions& options);
 
 // Each method's loader (src/methods/<method>_method.cpp).
 std::unique_ptr<TextClassifier> load_embedding_classifier(const std::string& run_dir, const RunManifest& m,

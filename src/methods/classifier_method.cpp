@@ -3,7 +3,8 @@
 //
 // Run folder:
 //   manifest.json         method "classifier", labels, hyperparameters, metrics;
-//                         extra: {"mode": "lora"|"full", "max_length", "pad_token_id"}
+//                         extra: {"mode": "lora"|"full", "dtype", "recipe", "max_length",
+//                         "pad_token_id"} (recipe: SeqClsEncoding; none = runs before 0.2)
 //   train_options.json    the resolved options (what --resume continues with)
 //   adapter/              LoRA runs: peft adapter, task SEQ_CLS, modules_to_save [score]
 //   model/                --full runs: a transformers Qwen3ForSequenceClassification folder
@@ -48,16 +49,18 @@ TrainOptions resolve(TrainOptions o, const Qwen3Config& config) {
   if (o.lora_r <= 0) o.lora_r = d.lora_r;
   if (o.lora_alpha <= 0) o.lora_alpha = d.lora_alpha;
   if (o.dtype == "auto") o.dtype = known ? "bf16" : "fp32";
-  if (o.max_length < 2) throw Error("--max-length must be at least 2 (text + the pooling token)");
+  if (o.max_length < 1) throw Error("--max-length must be at least 1", ExitCode::kUsage);
   return o;
 }
 
 class SeqClsTask : public TrainingTask {
  public:
-  SeqClsTask(Qwen3 model, bool full, bool checkpoint_layers, std::vector<std::vector<int32_t>> train_ids,
+  SeqClsTask(Qwen3 model, SeqClsEncoding encoding, bool full, bool checkpoint_layers,
+             std::vector<std::vector<int32_t>> train_ids,
              std::vector<int64_t> train_labels, std::vector<std::vector<int32_t>> valid_ids,
              std::vector<int64_t> valid_labels, std::vector<std::string> label_names, int64_t eval_batch)
       : model_(std::move(model)),
+        encoding_(encoding),
         full_(full),
         checkpoint_layers_(checkpoint_layers),
         train_ids_(std::move(train_ids)),
@@ -85,15 +88,17 @@ class SeqClsTask : public TrainingTask {
       labels.push_back(train_labels_[i]);
       tokens += static_cast<int64_t>(train_ids_[i].size());
     }
-    TokenBatch tb = pad_batch(seqs, kSeqClsPadId, PadSide::kRight);
-    torch::Tensor logits = seqcls_logits(model_, tb.input_ids, tb.attention_mask, checkpoint_layers_);
+    auto [input_ids, mask] = encoding_.pad(seqs);
+    torch::Tensor logits =
+        seqcls_logits(model_, input_ids, mask, encoding_.pool_index(input_ids, mask), checkpoint_layers_);
     return {torch::nn::functional::cross_entropy(logits, torch::tensor(labels, torch::kInt64)), tokens};
   }
   bool has_validation() const override { return !valid_ids_.empty(); }
   Metrics validate() override { return evaluate(valid_ids_, valid_labels_); }
 
   Metrics evaluate(const std::vector<std::vector<int32_t>>& ids, const std::vector<int64_t>& labels) {
-    torch::Tensor probs = seqcls_predict(model_, ids, eval_batch_, compat::cpu_autocast_enabled()).to(torch::kFloat64);
+    torch::Tensor probs =
+        seqcls_predict(model_, ids, encoding_, eval_batch_, compat::cpu_autocast_enabled()).to(torch::kFloat64);
     model_->train();
     std::vector<double> flat(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
     return compute_metrics_flat(labels, flat, label_names_);
@@ -103,6 +108,7 @@ class SeqClsTask : public TrainingTask {
 
  private:
   Qwen3 model_;
+  SeqClsEncoding encoding_;
   bool full_, checkpoint_layers_;
   std::vector<std::vector<int32_t>> train_ids_;
   std::vector<int64_t> train_labels_;
@@ -113,12 +119,12 @@ class SeqClsTask : public TrainingTask {
 };
 
 void write_full_model_folder(Qwen3& model, const std::string& dir, const std::vector<std::string>& labels,
-                             torch::Dtype dtype) {
+                             int32_t pad_id, torch::Dtype dtype) {
   const std::string tmp = dir + ".tmp";
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   model->config.id2label = labels;
-  model->config.pad_token_id = kSeqClsPadId;
+  model->config.pad_token_id = pad_id;
   save_qwen3(model, tmp, dtype);
   fs::remove_all(dir);
   fs::rename(tmp, dir);
@@ -126,22 +132,23 @@ void write_full_model_folder(Qwen3& model, const std::string& dir, const std::ve
 
 class SeqClsClassifier : public TextClassifier {
  public:
-  SeqClsClassifier(RunManifest m, Qwen3 model, std::shared_ptr<const Tokenizer> tok, int64_t max_length,
+  SeqClsClassifier(RunManifest m, Qwen3 model, std::shared_ptr<const Tokenizer> tok, SeqClsEncoding encoding,
                    int64_t batch_size, bool bf16)
-      : m_(std::move(m)), model_(std::move(model)), tok_(std::move(tok)), max_length_(max_length),
+      : m_(std::move(m)), model_(std::move(model)), tok_(std::move(tok)), encoding_(encoding),
         batch_size_(batch_size), bf16_(bf16) {
     model_->eval();
   }
   const RunManifest& manifest() const override { return m_; }
   torch::Tensor predict_proba(const std::vector<std::string>& texts) override {
-    return seqcls_predict(model_, seqcls_encode(*tok_, texts, max_length_), batch_size_, bf16_);
+    return seqcls_predict(model_, seqcls_encode(*tok_, texts, encoding_), encoding_, batch_size_, bf16_);
   }
 
  private:
   RunManifest m_;
   Qwen3 model_;
   std::shared_ptr<const Tokenizer> tok_;
-  int64_t max_length_, batch_size_;
+  SeqClsEncoding encoding_;
+  int64_t batch_size_;
   bool bf16_;
 };
 
@@ -163,8 +170,11 @@ std::string train_classifier_method(const TrainOptions& given) {
 
   const TrainingData data = load_training_data(o);
   auto tok = Tokenizer::for_model(o.model);
-  auto train_ids = seqcls_encode(*tok, data.train.texts, o.max_length);
-  auto valid_ids = seqcls_encode(*tok, data.valid.texts, o.max_length);
+  SeqClsEncoding enc;
+  enc.max_length = o.max_length;
+  enc.pad_id = static_cast<int32_t>(config.pad_token_id.value_or(tok->endoftext_id() >= 0 ? tok->endoftext_id() : 151643));
+  auto train_ids = seqcls_encode(*tok, data.train.texts, enc);
+  auto valid_ids = seqcls_encode(*tok, data.valid.texts, enc);
   const auto label_names = data.labels().names();
   if (!o.quiet)
     std::cerr << "classifier (" << (o.full ? "full" : "LoRA r=" + std::to_string(o.lora_r)) << ", " << o.dtype
@@ -172,18 +182,18 @@ std::string train_classifier_method(const TrainOptions& given) {
               << label_names.size() << " labels\n";
 
   Qwen3 model = build_seqcls_model(o, static_cast<int64_t>(label_names.size()));
-  SeqClsTask task(model, o.full, o.grad_checkpointing, std::move(train_ids), data.train.labels, std::move(valid_ids),
+  SeqClsTask task(model, enc, o.full, o.grad_checkpointing, std::move(train_ids), data.train.labels, std::move(valid_ids),
                   data.valid.labels, label_names, std::max<int64_t>(16, o.batch_size));
   RunManifest m = train_and_describe(task, o, run_dir, "classifier", label_names);
   if (!data.test.texts.empty()) {
     compat::CpuAutocast autocast(o.dtype == "bf16");
-    Metrics t = task.evaluate(seqcls_encode(*tok, data.test.texts, o.max_length), data.test.labels);
+    Metrics t = task.evaluate(seqcls_encode(*tok, data.test.texts, enc), data.test.labels);
     m.metrics["test"] = to_json(t);
     if (!o.quiet) std::cerr << "test set:\n" << format_report(t);
   }
-  m.extra = {{"mode", o.full ? "full" : "lora"}, {"max_length", o.max_length}, {"pad_token_id", kSeqClsPadId},
-             {"dtype", o.dtype}};
-  if (o.full) write_full_model_folder(model, (fs::path(run_dir) / "model").string(), label_names,
+  m.extra = {{"mode", o.full ? "full" : "lora"}, {"dtype", o.dtype}};
+  enc.to_manifest(m.extra);
+  if (o.full) write_full_model_folder(model, (fs::path(run_dir) / "model").string(), label_names, enc.pad_id,
                                       o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32);
   else write_adapter_folder(model, o, "SEQ_CLS", {"score"}, (fs::path(run_dir) / "adapter").string());
   m.created = utc_now_iso8601();
@@ -197,7 +207,13 @@ std::unique_ptr<TextClassifier> load_seqcls_classifier(const std::string& run_di
   std::string dtype = options.dtype;
   if (dtype == "auto") dtype = m.extra.value("dtype", std::string("fp32"));
   const bool bf16 = dtype == "bf16";
-  const int64_t max_length = options.max_length > 0 ? options.max_length : m.extra.value("max_length", int64_t{256});
+  SeqClsEncoding enc;
+  try {
+    enc = SeqClsEncoding::from_manifest(m.extra, 256);
+  } catch (const InputError& e) {
+    throw InputError(run_dir + "/" + e.what());
+  }
+  if (options.max_length > 0) enc.max_length = options.max_length;
   LoadOptions lo;
   lo.dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
   lo.score_head = true;
@@ -205,22 +221,20 @@ std::unique_ptr<TextClassifier> load_seqcls_classifier(const std::string& run_di
   Qwen3 model{nullptr};
   std::string tokenizer_dir;
   if (mode == "full") {
-    tokenizer_dir = (fs::path(run_dir) / "model").string();
+    tokenizer_dir = m.extra.value("model_dir", (fs::path(run_dir) / "model").string());
     model = load_qwen3(tokenizer_dir, lo);
   } else {
-    tokenizer_dir = m.base_model;
-    if (!fs::is_directory(m.base_model))
-      throw InputError(run_dir + "/manifest.json: base model folder " + m.base_model + " not found");
-    model = load_qwen3(m.base_model, lo);
-    load_peft_adapter(model, (fs::path(run_dir) / "adapter").string());
+    tokenizer_dir = run_base_model(run_dir, m, options);
+    model = load_qwen3(tokenizer_dir, lo);
+    load_peft_adapter(model, m.extra.value("adapter_dir", (fs::path(run_dir) / "adapter").string()));
     model->score->to(lo.dtype);
-    model->merge_lora();  // one matmul per projection at inference
+    model->merge_lora_for_inference();
   }
   if (model->config.num_labels != static_cast<int64_t>(m.labels.size()))
     throw InputError(run_dir + ": the model has " + std::to_string(model->config.num_labels) + " labels, manifest.json " +
                      std::to_string(m.labels.size()));
   for (auto& p : model->parameters()) p.set_requires_grad(false);
-  return std::make_unique<SeqClsClassifier>(m, model, Tokenizer::for_model(tokenizer_dir), max_length,
+  return std::make_unique<SeqClsClassifier>(m, model, Tokenizer::for_model(tokenizer_dir), enc,
                                             options.batch_size, bf16);
 }
 

@@ -19,6 +19,7 @@
 #include <iostream>
 
 #include "io/dataset.h"
+#include "io/labels.h"
 #include "io/split.h"
 #include "io/weight_store.h"
 #include "methods/classifier.h"
@@ -264,29 +265,38 @@ std::unique_ptr<TextClassifier> load_lora_classifier(const std::string& run_dir,
   const int64_t max_length = options.max_length > 0 ? options.max_length : m.extra.value("max_length", int64_t{256});
   PromptTemplate pt;
   std::vector<std::string> words;
-  try {
-    pt.name = m.extra.at("template").get<std::string>();
-    pt.prefix = m.extra.at("template_prefix").get<std::string>();
-    pt.suffix = m.extra.at("template_suffix").get<std::string>();
-    words = m.extra.at("label_words").get<std::vector<std::string>>();
-  } catch (const std::exception& e) {
-    throw InputError(manifest_path + ": extra: " + e.what());
+  RunManifest run = m;
+  if (m.extra.value("label_words_default", false)) {
+    // A peft CAUSAL_LM adapter (methods/hf_run.h): qsenti's default prompt,
+    // and the label words given, which then name the labels.
+    words = options.label_words.empty() ? default_label_words(LabelSet::binary()) : options.label_words;
+    if (!options.label_words.empty()) run.labels = words;
+    if (words.size() < 2) throw Error("--label-words: give at least two words", ExitCode::kUsage);
+    pt = PromptTemplate::from_spec("default", words);
+  } else {
+    try {
+      pt.name = m.extra.at("template").get<std::string>();
+      pt.prefix = m.extra.at("template_prefix").get<std::string>();
+      pt.suffix = m.extra.at("template_suffix").get<std::string>();
+      words = m.extra.at("label_words").get<std::vector<std::string>>();
+    } catch (const std::exception& e) {
+      throw InputError(manifest_path + ": extra: " + e.what());
+    }
   }
-  if (words.size() != m.labels.size())
+  if (words.size() != run.labels.size())
     throw InputError(manifest_path + ": " + std::to_string(words.size()) + " label words for " +
-                     std::to_string(m.labels.size()) + " labels");
-  if (!fs::is_directory(m.base_model))
-    throw InputError(manifest_path + ": base model folder " + m.base_model + " not found");
+                     std::to_string(run.labels.size()) + " labels");
+  const std::string base = run_base_model(run_dir, m, options);
   LoadOptions lo;
   lo.dtype = dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
-  Qwen3 model = load_qwen3(m.base_model, lo);
-  load_peft_adapter(model, (fs::path(run_dir) / "adapter").string());
-  model->merge_lora();  // one matmul per projection at inference
+  Qwen3 model = load_qwen3(base, lo);
+  load_peft_adapter(model, m.extra.value("adapter_dir", (fs::path(run_dir) / "adapter").string()));
+  model->merge_lora_for_inference();
   for (auto& p : model->parameters()) p.set_requires_grad(false);
-  auto enc = std::make_shared<const PromptEncoder>(Tokenizer::for_model(m.base_model), pt, words, max_length);
+  auto enc = std::make_shared<const PromptEncoder>(Tokenizer::for_model(base), pt, words, max_length);
   if (enc->end_token_id() != m.extra.value("end_token_id", enc->end_token_id()))
     throw InputError(manifest_path + ": the run's end token differs from this tokenizer's " + kAnswerEndToken);
-  return std::make_unique<LoraClassifier>(m, model, enc, options.batch_size);
+  return std::make_unique<LoraClassifier>(run, model, enc, options.batch_size);
 }
 
 }  // namespace qsenti

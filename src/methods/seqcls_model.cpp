@@ -11,21 +11,60 @@
 
 namespace qsenti {
 
+const char* to_string(SeqClsRecipe r) {
+  return r == SeqClsRecipe::kTransformers ? "transformers" : "append-endoftext";
+}
+
+SeqClsEncoding SeqClsEncoding::from_manifest(const nlohmann::json& extra, int64_t default_max_length) {
+  SeqClsEncoding e;
+  const std::string recipe = extra.value("recipe", std::string("append-endoftext"));
+  if (recipe == "transformers") e.recipe = SeqClsRecipe::kTransformers;
+  else if (recipe == "append-endoftext") e.recipe = SeqClsRecipe::kAppendEndOfText;
+  else throw InputError("manifest.json: unknown classifier recipe \"" + recipe +
+                        "\" (this qsenti knows \"transformers\" and \"append-endoftext\"; a newer qsenti wrote it?)");
+  e.pad_id = static_cast<int32_t>(extra.value("pad_token_id", int64_t{151643}));
+  e.max_length = extra.value("max_length", default_max_length);
+  return e;
+}
+
+void SeqClsEncoding::to_manifest(nlohmann::json& extra) const {
+  extra["recipe"] = to_string(recipe);
+  extra["pad_token_id"] = pad_id;
+  extra["max_length"] = max_length;
+}
+
+std::pair<torch::Tensor, torch::Tensor> SeqClsEncoding::pad(const std::vector<std::vector<int32_t>>& ids) const {
+  TokenBatch tb = pad_batch(ids, pad_id, PadSide::kRight);
+  return {tb.input_ids, tb.attention_mask};
+}
+
+torch::Tensor SeqClsEncoding::pool_index(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) const {
+  // transformers: (arange(T) * (ids != pad)).argmax(-1); all-pad rows give 0.
+  if (recipe == SeqClsRecipe::kTransformers) return last_non_pad_index(input_ids, pad_id);
+  return last_token_index(attention_mask);
+}
+
 torch::Tensor seqcls_logits(Qwen3& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                            bool checkpoint_layers) {
+                            const torch::Tensor& pool, bool checkpoint_layers) {
   ForwardArgs args;
   args.input_ids = input_ids;
   args.attention_mask = attention_mask;
   args.checkpoint_layers = checkpoint_layers;
-  args.final_positions = last_token_index(attention_mask);  // the last layer runs the pooled token only
+  args.final_positions = pool;  // the last layer runs the pooled token only
   torch::Tensor pooled = model->forward(args).last_hidden_state.select(1, 0);
   return model->score_logits(pooled).to(torch::kFloat32);
 }
 
 std::vector<std::vector<int32_t>> seqcls_encode(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
-                                                int64_t max_length) {
-  auto ids = tokenizer.encode_batch(texts, SpecialTokens::kAsText, std::max<int64_t>(0, max_length - 1));
-  for (auto& s : ids) s.push_back(kSeqClsPadId);
+                                                const SeqClsEncoding& e) {
+  if (e.recipe == SeqClsRecipe::kTransformers) {
+    auto ids = tokenizer.encode_batch(texts, SpecialTokens::kAsText, std::max<int64_t>(1, e.max_length));
+    for (auto& s : ids)
+      if (s.empty()) s.push_back(e.pad_id);
+    return ids;
+  }
+  auto ids = tokenizer.encode_batch(texts, SpecialTokens::kAsText, std::max<int64_t>(0, e.max_length - 1));
+  for (auto& s : ids) s.push_back(tokenizer.endoftext_id() >= 0 ? tokenizer.endoftext_id() : 151643);
   return ids;
 }
 
@@ -46,8 +85,8 @@ std::vector<TrainableParameter> seqcls_trainable_parameters(Qwen3& model, bool f
   return out;
 }
 
-torch::Tensor seqcls_predict(Qwen3& model, const std::vector<std::vector<int32_t>>& ids, int64_t batch_size,
-                             bool bf16_autocast) {
+torch::Tensor seqcls_predict(Qwen3& model, const std::vector<std::vector<int32_t>>& ids,
+                             const SeqClsEncoding& encoding, int64_t batch_size, bool bf16_autocast) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
@@ -58,11 +97,11 @@ torch::Tensor seqcls_predict(Qwen3& model, const std::vector<std::vector<int32_t
   for (const auto& batch : sorted_batches(lengths, batch_size)) {
     std::vector<std::vector<int32_t>> seqs;
     for (size_t i : batch) seqs.push_back(ids[i]);
-    TokenBatch tb = pad_batch(seqs, kSeqClsPadId, PadSide::kRight);
+    auto [input_ids, mask] = encoding.pad(seqs);
     torch::Tensor logits;
     {
       compat::CpuAutocast autocast(bf16_autocast);
-      logits = seqcls_logits(model, tb.input_ids, tb.attention_mask);
+      logits = seqcls_logits(model, input_ids, mask, encoding.pool_index(input_ids, mask));
     }
     torch::Tensor p = torch::softmax(logits, -1);
     std::vector<int64_t> rows(batch.begin(), batch.end());

@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -14,20 +16,44 @@
 
 namespace qsenti {
 
-// <|endoftext|>: appended to every text as the pooling token, and the pad.
-constexpr int32_t kSeqClsPadId = 151643;
+// How a text becomes the classifier's ids, and where it is pooled. Runs name
+// theirs in manifest.json ("recipe"), so each predicts as it was trained.
+enum class SeqClsRecipe {
+  // Transformers' Qwen3ForSequenceClassification: the text's ids as user data
+  // (special-token text stays text), first max_length of them, nothing
+  // appended; right padding with pad_id; pooled at the last token that is not
+  // pad_id (transformers' rule). An empty text is one pad token, pooled at 0
+  // as transformers pools an all-pad row.
+  kTransformers,
+  // Runs written before qsenti 0.2: first max_length - 1 ids, then
+  // <|endoftext|> appended and pooled on (by the attention mask). Kept so old
+  // runs keep their answers; transformers would pool one token earlier.
+  kAppendEndOfText,
+};
 
-// Class logits [B, K] in fp32 for a right- (or left-) padded batch: the
-// backbone, then the score head at the last real token of each row (by the
-// attention mask; for right padding with pads only at the end this equals
-// transformers' last-non-pad pooling).
+struct SeqClsEncoding {
+  SeqClsRecipe recipe = SeqClsRecipe::kTransformers;
+  int32_t pad_id = 151643;  // the config's pad_token_id
+  int64_t max_length = 256;
+
+  // The recipe a run's manifest names (none: kAppendEndOfText, the old runs).
+  static SeqClsEncoding from_manifest(const nlohmann::json& extra, int64_t default_max_length);
+  void to_manifest(nlohmann::json& extra) const;
+  // The batch of `ids` padded for this recipe (right padding with pad_id).
+  std::pair<torch::Tensor, torch::Tensor> pad(const std::vector<std::vector<int32_t>>& ids) const;
+  // [B] pooling positions for a padded batch.
+  torch::Tensor pool_index(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) const;
+};
+const char* to_string(SeqClsRecipe r);
+
+// Class logits [B, K] in fp32 for a right-padded batch: the backbone, then
+// the score head at `pool` [B] (SeqClsEncoding::pool_index).
 torch::Tensor seqcls_logits(Qwen3& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                            bool checkpoint_layers = false);
+                            const torch::Tensor& pool, bool checkpoint_layers = false);
 
-// The ids the classifier sees: the text as user data (special-token text stays
-// text), its first max_length - 1 tokens, then <|endoftext|>.
+// The ids the classifier sees for each text, as the recipe says.
 std::vector<std::vector<int32_t>> seqcls_encode(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
-                                                int64_t max_length);
+                                                const SeqClsEncoding& encoding);
 
 // Trainable parameters: every parameter for full fine-tuning (except an
 // untied lm_head, which classification never uses), else the LoRA matrices
@@ -44,7 +70,7 @@ struct TrainOptions;
 Qwen3 build_seqcls_model(const TrainOptions& options, int64_t num_labels);
 
 // Softmax probabilities [N, K] for `ids`, in batches sorted by length.
-torch::Tensor seqcls_predict(Qwen3& model, const std::vector<std::vector<int32_t>>& ids, int64_t batch_size,
-                             bool bf16_autocast);
+torch::Tensor seqcls_predict(Qwen3& model, const std::vector<std::vector<int32_t>>& ids,
+                             const SeqClsEncoding& encoding, int64_t batch_size, bool bf16_autocast);
 
 }  // namespace qsenti

@@ -42,7 +42,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> qwen3_tensor_shapes(co
     }
   }
   out.push_back({"model.norm.weight", {h}});
-  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, h}});
+  if (!c.tie_word_embeddings && !score_head) out.push_back({"lm_head.weight", {c.vocab_size, h}});
   if (score_head) out.push_back({"score.weight", {c.num_labels, h}});
   return out;
 }
@@ -68,7 +68,8 @@ Qwen3 load_qwen3(const std::string& model_dir, const LoadOptions& options) {
   const bool score = options.score_head || config.is_sequence_classifier();
   if (score && !config.is_sequence_classifier()) config.num_labels = options.num_labels;
   if (score && store.contains("score.weight")) config.num_labels = store.entry("score.weight").shape[0];
-  Qwen3 model(config, score);
+  // A classifier never uses an LM head: not loaded, not asked for.
+  Qwen3 model(config, score, /*with_lm_head=*/!score);
 
   std::set<std::string> used;
   for (auto& item : model->named_parameters(/*recurse=*/true)) {
@@ -101,7 +102,7 @@ Qwen3 load_qwen3(const std::string& model_dir, const LoadOptions& options) {
   std::string example;
   for (const auto& n : store.names()) {
     if (used.count(n)) continue;
-    if (n == "lm_head.weight" && config.tie_word_embeddings) continue;  // some exports keep the tied copy
+    if (n == "lm_head.weight" && (config.tie_word_embeddings || score)) continue;  // a tied copy, or unused by a classifier
     if (n == "score.weight") continue;
     ++unused;
     if (example.empty()) example = n;

@@ -252,6 +252,10 @@ BackboneOutput Qwen3ModelImpl::forward(const ForwardArgs& a) {
       h = layer->forward(h, rope, bias_mask, a.cache ? &a.cache->keys[i] : nullptr,
                          a.cache ? &a.cache->values[i] : nullptr, final_rows);
     } else if (a.checkpoint_layers && torch::GradMode::is_enabled() && !a.cache) {
+      // A custom Function's output needs grad only if an input does: with
+      // frozen embeddings (LoRA) nothing would, and no layer below the last
+      // would get its LoRA gradients. transformers' enable_input_require_grads.
+      if (!h.requires_grad()) h = h.detach().requires_grad_(true);
       h = CheckpointedLayer::apply(h, rope.cos, rope.sin, bias_mask, reinterpret_cast<int64_t>(layer));
     } else {
       h = layer->forward(h, rope, bias_mask, a.cache ? &a.cache->keys[i] : nullptr,
@@ -267,9 +271,10 @@ BackboneOutput Qwen3ModelImpl::forward(const ForwardArgs& a) {
 
 // ------------------------------------------------------------- With heads
 
-Qwen3Impl::Qwen3Impl(const Qwen3Config& c, bool with_score_head) : config(c) {
+Qwen3Impl::Qwen3Impl(const Qwen3Config& c, bool with_score_head, bool with_lm_head)
+    : config(c), has_lm_head(with_lm_head) {
   model = register_module("model", Qwen3Model(c));
-  if (!c.tie_word_embeddings) lm_head = register_module("lm_head", Linear(c.hidden_size, c.vocab_size, false));
+  if (!c.tie_word_embeddings && with_lm_head) lm_head = register_module("lm_head", Linear(c.hidden_size, c.vocab_size, false));
   if (with_score_head) add_score_head(c.num_labels);
 }
 
@@ -281,6 +286,7 @@ void Qwen3Impl::add_score_head(int64_t num_labels) {
 }
 
 torch::Tensor Qwen3Impl::lm_logits(const torch::Tensor& hidden) {
+  if (!has_lm_head) throw Error("this model was loaded as a sequence classifier: it has no LM head");
   const torch::Tensor& w = lm_head.is_empty() ? model->embed_tokens->weight : lm_head->weight;
   // oneDNN's bf16 matmul copies the weight into its blocked layout on every
   // call: for the 151,936-row vocabulary that is a transient copy as large as
@@ -341,6 +347,10 @@ void Qwen3Impl::merge_lora() {
 }
 void Qwen3Impl::unmerge_lora() {
   for (auto& [name, lin] : lora_layers()) lin->unmerge_lora();
+}
+void Qwen3Impl::merge_lora_for_inference() {
+  for (auto& [name, lin] : lora_layers())
+    if (lin->weight.scalar_type() == torch::kFloat32) lin->merge_lora();
 }
 
 // ---------------------------------------------------------------- Pooling

@@ -122,7 +122,9 @@ TORCH_MODULE(Qwen3Model);
 // embeddings or its own `lm_head`) and, for sequence classification, `score`.
 class Qwen3Impl : public torch::nn::Module {
  public:
-  Qwen3Impl(const Qwen3Config& c, bool with_score_head);
+  // A sequence classifier has no LM head, tied or not (as transformers'
+  // Qwen3ForSequenceClassification): with_lm_head false leaves it out.
+  Qwen3Impl(const Qwen3Config& c, bool with_score_head, bool with_lm_head = true);
   BackboneOutput forward(const ForwardArgs& args) { return model->forward(args); }
   // Vocabulary logits for some hidden states [.., H] → [.., V]. Apply it only
   // to the positions you need: the vocabulary is 151,936 wide.
@@ -136,6 +138,11 @@ class Qwen3Impl : public torch::nn::Module {
   int add_lora(const LoraSpec& spec, const std::vector<std::string>& targets);
   void merge_lora();
   void unmerge_lora();
+  // Inference: merges the adapters of fp32 layers (exact within fp32
+  // rounding) and keeps those over bf16/fp16 weights unmerged, so a run
+  // predicts with the model its validation measured (rounding base + delta
+  // to bf16 would be another model).
+  void merge_lora_for_inference();
   // Every Linear with LoRA, by HF module path (e.g. "model.layers.0.self_attn.q_proj").
   std::vector<std::pair<std::string, Linear>> lora_layers();
 
@@ -143,6 +150,7 @@ class Qwen3Impl : public torch::nn::Module {
   Linear lm_head{nullptr};
   Linear score{nullptr};
   Qwen3Config config;
+  bool has_lm_head = true;
 };
 TORCH_MODULE(Qwen3);
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "methods/hf_run.h"
 #include "serve/ensemble.h"
 #include "serve/prediction_io.h"
 #include "serve/prediction_table.h"
@@ -24,17 +25,17 @@ std::vector<RunInfo> runs_for_job(const PredictRequest& r, std::ostream& err) {
       if ((sel.method.empty() || run.manifest.method == sel.method) &&
           (sel.model_size.empty() || run.manifest.model_size == sel.model_size))
         runs.push_back(std::move(run));
-    for (const auto& d : sel.run_dirs) runs.push_back({d, RunManifest::load(d)});
+    for (const auto& d : sel.run_dirs) runs.push_back({d, open_run_manifest(d)});
     if (runs.empty())
       throw InputError("--load-all: no trained runs in " + sel.models_dir +
                        "/ (each run is a folder with manifest.json; train with `qsenti train`, or use --models-dir)");
     return runs;
   }
   if (sel.run_dirs.size() > 1) {
-    for (const auto& d : sel.run_dirs) runs.push_back({d, RunManifest::load(d)});
+    for (const auto& d : sel.run_dirs) runs.push_back({d, open_run_manifest(d)});
     return runs;
   }
-  if (auto dir = resolve_single_run(sel)) return {{*dir, RunManifest::load(*dir)}};
+  if (auto dir = resolve_single_run(sel)) return {{*dir, open_run_manifest(*dir)}};
   RunSearch search = find_runs(sel.models_dir);
   if (search.runs.size() == 1) return search.runs;
   if (search.runs.empty())
@@ -148,7 +149,7 @@ int interactive_job(const PredictRequest& r, const PredictStreams& s, std::ostre
   for (const auto& d : r.selection.run_dirs) {
     bool known = false;
     for (const auto& run : io.runs) known = known || run.dir == d;
-    if (!known) io.runs.push_back({d, RunManifest::load(d)});
+    if (!known) io.runs.push_back({d, open_run_manifest(d)});
   }
   if (!r.load_all) {
     if (auto dir = resolve_single_run(r.selection)) io.initial_run = *dir;

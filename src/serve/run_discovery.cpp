@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "methods/hf_run.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;
@@ -67,9 +68,9 @@ int rank_in(const std::vector<std::string>& list, const std::string& x) {
 }
 
 void try_add(const fs::path& dir, RunSearch& search) {
-  if (!RunManifest::exists(dir.string())) return;
+  if (!is_run_folder(dir.string())) return;
   try {
-    search.runs.push_back({dir.string(), RunManifest::load(dir.string())});
+    search.runs.push_back({dir.string(), open_run_manifest(dir.string())});
   } catch (const Error& e) {
     search.problems.push_back(e.what());
   }
@@ -102,15 +103,15 @@ std::optional<std::string> resolve_single_run(const RunSelection& sel) {
     if (sel.run_dirs.size() > 1)
       throw Error("give one --run here (several runs are combined with --load-all or in the interactive compare)",
                   ExitCode::kUsage);
-    if (!RunManifest::exists(sel.run_dirs[0]))
-      throw InputError(sel.run_dirs[0] + ": no " + RunManifest::kFileName + " (not a qsenti run folder; train one with `qsenti train --out " +
+    if (!is_run_folder(sel.run_dirs[0]))
+      throw InputError(sel.run_dirs[0] + ": not a run: no " + RunManifest::kFileName + ", and not a transformers classifier or peft adapter folder (train one with `qsenti train --out " +
                        sel.run_dirs[0] + "`)");
     return sel.run_dirs[0];
   }
   if (sel.method.empty() && sel.model_size.empty()) return std::nullopt;
   if (!sel.method.empty() && !sel.model_size.empty()) {
     const std::string dir = conventional_run_dir(sel.models_dir, sel.method, sel.model_size);
-    if (RunManifest::exists(dir)) return dir;
+    if (is_run_folder(dir)) return dir;
   }
   // Fall back on what is there: the runs matching what was given.
   RunSearch search = find_runs(sel.models_dir);
