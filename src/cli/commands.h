@@ -15,5 +15,6 @@ void add_predict_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 
 }  // namespace qsenti::cli

@@ -16,6 +16,13 @@ std::string temp_path_for(const std::string& path) {
   return path + ".tmp." + std::to_string(::getpid());
 }
 
+void fsync_directory(const std::string& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // best effort: some file systems refuse it
+  ::fsync(fd);
+  ::close(fd);
+}
+
 void commit_temp_file(const std::string& tmp_path, const std::string& path) {
   int fd = ::open(tmp_path.c_str(), O_RDONLY);
   if (fd >= 0) {
@@ -27,6 +34,9 @@ void commit_temp_file(const std::string& tmp_path, const std::string& path) {
     std::remove(tmp_path.c_str());
     throw Error("cannot rename " + tmp_path + " to " + path + ": " + err);
   }
+  // The rename itself lives in the folder: without this a crash can undo it.
+  const auto slash = path.find_last_of('/');
+  fsync_directory(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
 }
 
 void write_file_atomically(const std::string& path,

@@ -16,4 +16,7 @@ void write_text_atomically(const std::string& path, const std::string& text);
 void commit_temp_file(const std::string& tmp_path, const std::string& path);
 std::string temp_path_for(const std::string& path);
 
+// fsync of a folder, so that renames and new entries in it survive a crash.
+void fsync_directory(const std::string& dir);
+
 }  // namespace qsenti
