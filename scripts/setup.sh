@@ -27,7 +27,9 @@ if ((${#missing[@]})); then
 fi
 
 BUILD_DIR=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# QSENTI_INTEROP_PYTHON (scripts/test.sh sets it) turns the interop tests on.
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DQSENTI_INTEROP_PYTHON="${QSENTI_INTEROP_PYTHON:-}" >/dev/null
 # Two compile jobs fit the 24 GiB machines; LibTorch translation units are big.
 cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}"
 echo "setup: built $BUILD_DIR/qsenti"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Makes (or reuses) the virtual environment of the interop tests: torch 2.x,
+# transformers, peft, safetensors and tokenizers from PyPI, pinned in
+# scripts/interop-requirements.txt. Prints the environment's python on stdout.
+#
+#   QSENTI_INTEROP_VENV   where it lives (default ~/.cache/qsenti/interop-venv,
+#                         outside the checkout so that clean clones share it)
+#
+# Safe to run again: it reinstalls only when the requirements change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${QSENTI_INTEROP_VENV:-$HOME/.cache/qsenti/interop-venv}
+REQ=scripts/interop-requirements.txt
+want=$(sha256sum "$REQ" | cut -d' ' -f1)
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.qsenti-req" 2>/dev/null)" = "$want" ]; then
+  echo "$VENV/bin/python"
+  exit 0
+fi
+PY=$(command -v python3)
+if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >&2
+  PY=/usr/bin/python3
+fi
+echo "setup-interop: creating $VENV (torch, transformers, peft; a few minutes the first time)" >&2
+# The marker is written last: an interrupted install is redone, not trusted.
+rm -f "$VENV/.qsenti-req"
+"$PY" -m venv "$VENV" >&2
+"$VENV/bin/python" -m pip install -q --upgrade pip >&2
+"$VENV/bin/python" -m pip install -q -r "$REQ" >&2
+"$VENV/bin/python" -c 'import torch, transformers, peft, safetensors, tokenizers' >&2
+echo "$want" > "$VENV/.qsenti-req"
+echo "$VENV/bin/python"
