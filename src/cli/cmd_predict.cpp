@@ -1,11 +1,11 @@
 // qsenti predict: answer texts, files or an interactive session with one
-// trained run or an ensemble of them. The work is in src/serve/predict_app.
+// trained run or an ensemble of them. The work is in src/predict/predict_app.
 #include <iostream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/size_prompt.h"
-#include "serve/predict_app.h"
+#include "predict/predict_app.h"
 #include "util/runtime.h"
 
 namespace qsenti::cli {

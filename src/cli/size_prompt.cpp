@@ -7,7 +7,7 @@
 
 #include "io/labels.h"
 #include "model/config.h"
-#include "serve/run_discovery.h"
+#include "predict/run_discovery.h"
 #include "train/train_options.h"
 #include "util/error.h"
 

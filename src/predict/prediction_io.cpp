@@ -1,4 +1,4 @@
-#include "serve/prediction_io.h"
+#include "predict/prediction_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "methods/classifier.h"
-#include "serve/run_discovery.h"
+#include "predict/run_discovery.h"
 
 namespace qsenti {
 

@@ -1,10 +1,10 @@
-#include "serve/interactive.h"
+#include "predict/interactive.h"
 
 #include <filesystem>
 
 #include "io/labels.h"
-#include "serve/ensemble.h"
-#include "serve/prediction_table.h"
+#include "predict/ensemble.h"
+#include "predict/prediction_table.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "serve/run_discovery.h"
+#include "predict/run_discovery.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "methods/classifier.h"
-#include "serve/interactive.h"
-#include "serve/run_discovery.h"
+#include "predict/interactive.h"
+#include "predict/run_discovery.h"
 
 namespace qsenti {
 

@@ -1,4 +1,4 @@
-#include "serve/prediction_table.h"
+#include "predict/prediction_table.h"
 
 #include <cstdio>
 

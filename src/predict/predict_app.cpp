@@ -1,12 +1,12 @@
-#include "serve/predict_app.h"
+#include "predict/predict_app.h"
 
 #include <cstdio>
 #include <iostream>
 
 #include "methods/hf_run.h"
-#include "serve/ensemble.h"
-#include "serve/prediction_io.h"
-#include "serve/prediction_table.h"
+#include "predict/ensemble.h"
+#include "predict/prediction_io.h"
+#include "predict/prediction_table.h"
 #include "util/error.h"
 
 namespace qsenti {

@@ -1,4 +1,4 @@
-#include "serve/ensemble.h"
+#include "predict/ensemble.h"
 
 #include "util/error.h"
 

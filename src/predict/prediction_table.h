@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "serve/prediction_io.h"
+#include "predict/prediction_io.h"
 
 namespace qsenti {
 
