@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "methods/classifier.h"
-#include "serve/interactive.h"
+#include "predict/interactive.h"
 
 namespace qsenti::test {
 

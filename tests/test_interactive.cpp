@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include "fake_classifier.h"
-#include "serve/interactive.h"
-#include "serve/predict_app.h"
-#include "serve/prediction_table.h"
+#include "predict/interactive.h"
+#include "predict/predict_app.h"
+#include "predict/prediction_table.h"
 #include "test_util.h"
 #include "util/error.h"
 

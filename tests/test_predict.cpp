@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include "fake_classifier.h"
-#include "serve/ensemble.h"
-#include "serve/predict_app.h"
-#include "serve/prediction_io.h"
-#include "serve/prediction_table.h"
+#include "predict/ensemble.h"
+#include "predict/predict_app.h"
+#include "predict/prediction_io.h"
+#include "predict/prediction_table.h"
 #include "test_util.h"
 #include "util/error.h"
 

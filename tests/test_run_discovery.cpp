@@ -5,7 +5,7 @@
 
 #include "cli/size_prompt.h"
 #include "fake_classifier.h"
-#include "serve/run_discovery.h"
+#include "predict/run_discovery.h"
 #include "test_util.h"
 #include "util/error.h"
 
