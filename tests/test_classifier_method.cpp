@@ -26,17 +26,7 @@ namespace fs = std::filesystem;
 using test::fixture;
 
 // 80 short posts: "好/喜欢" positive, "差/讨厌" negative, with filler so lengths vary.
-std::string write_data(const test::TempDir& tmp) {
-  const std::vector<std::string> pos{"今天很好", "我喜欢这个", "真好看啊", "非常喜欢"};
-  const std::vector<std::string> neg{"今天很差", "我讨厌这个", "真差劲啊", "非常讨厌"};
-  const std::vector<std::string> fill{"", "，哈哈", "。天气晴朗，出去走走", "！"};
-  std::ofstream out(tmp / "data.tsv");
-  for (int i = 0; i < 80; ++i) {
-    const bool p = i % 2 == 0;
-    out << (p ? pos : neg)[i / 2 % 4] << fill[i / 8 % 4] << "\t" << (p ? "positive" : "negative") << "\n";
-  }
-  return tmp / "data.tsv";
-}
+std::string write_data(const test::TempDir& tmp) { return test::write_toy_sentiment_data(tmp); }
 
 TrainOptions tiny_options(const std::string& data, const std::string& out) {
   TrainOptions o;

@@ -85,14 +85,20 @@ TEST_F(GenerationTest, StopsAtEndTokens) {
   }
 }
 
-TEST_F(GenerationTest, SamplingIsSeeded) {
-  // The same seed gives the same tokens on the same path; another seed others.
+// 8 tokens at temperature 1.5, top-p 0.95, seed 7, no stop tokens.
+GenerationOptions sampling_options() {
   GenerationOptions o;
   o.max_new_tokens = 8;
   o.temperature = 1.5;
   o.top_p = 0.95;
   o.seed = 7;
   o.stop_ids = {};
+  return o;
+}
+
+TEST_F(GenerationTest, SamplingIsSeeded) {
+  // The same seed gives the same tokens on the same path; another seed others.
+  GenerationOptions o = sampling_options();
   auto a = generate(*model_, prompts_, o);
   EXPECT_EQ(generate(*model_, prompts_, o), a);
   GenerationOptions no_cache = o;
@@ -115,12 +121,7 @@ TEST_F(GenerationTest, SamplingIsSeeded) {
 // near a boundary, as it did on avx512_bf16 Xeons.)
 TEST_F(GenerationTest, CachedLogitsMatchRecomputingAlongASampledPath) {
   torch::NoGradGuard ng;
-  GenerationOptions o;
-  o.max_new_tokens = 8;
-  o.temperature = 1.5;
-  o.top_p = 0.95;
-  o.seed = 7;
-  o.stop_ids = {};
+  GenerationOptions o = sampling_options();
   auto as_tensor = [](const Ids& ids) {
     return torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0);
   };

@@ -31,16 +31,7 @@ using test::fixture;
 
 const std::vector<std::string> kTexts{"我喜欢这个，哈哈", "今天很差", "非常讨厌！<|endoftext|>", "x", ""};
 
-std::string write_data(const test::TempDir& tmp) {
-  const std::vector<std::string> pos{"今天很好", "我喜欢这个", "真好看啊", "非常喜欢"};
-  const std::vector<std::string> neg{"今天很差", "我讨厌这个", "真差劲啊", "非常讨厌"};
-  std::ofstream out(tmp / "data.tsv");
-  for (int i = 0; i < 48; ++i) {
-    const bool p = i % 2 == 0;
-    out << (p ? pos : neg)[i / 2 % 4] << (i % 3 ? "，哈哈" : "") << "\t" << (p ? "positive" : "negative") << "\n";
-  }
-  return tmp / "data.tsv";
-}
+std::string write_data(const test::TempDir& tmp) { return test::write_toy_sentiment_data(tmp, 48); }
 
 TrainOptions lora_options(const std::string& data, const std::string& out) {
   TrainOptions o;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace qsenti::test {
 
@@ -89,6 +90,20 @@ inline CommandResult run_qsenti(const std::string& args, bool merge_stderr = fal
 inline void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
+}
+
+// `rows` short posts, alternating positive ("好/喜欢") and negative
+// ("差/讨厌"), with filler so lengths vary: tmp/data.tsv, labels by name.
+inline std::string write_toy_sentiment_data(const TempDir& tmp, int rows = 80) {
+  const std::vector<std::string> pos{"今天很好", "我喜欢这个", "真好看啊", "非常喜欢"};
+  const std::vector<std::string> neg{"今天很差", "我讨厌这个", "真差劲啊", "非常讨厌"};
+  const std::vector<std::string> fill{"", "，哈哈", "。天气晴朗，出去走走", "！"};
+  std::ofstream out(tmp / "data.tsv");
+  for (int i = 0; i < rows; ++i) {
+    const bool p = i % 2 == 0;
+    out << (p ? pos : neg)[i / 2 % 4] << fill[i / 8 % 4] << "\t" << (p ? "positive" : "negative") << "\n";
+  }
+  return tmp / "data.tsv";
 }
 
 }  // namespace qsenti::test

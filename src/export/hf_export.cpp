@@ -49,12 +49,12 @@ std::string export_hf(const HfExportOptions& o) {
     lo.score_head = true;
     lo.num_labels = static_cast<int64_t>(m.labels.size());
     if (m.extra.value("mode", "lora") == "full") {
-      tokenizer_from = m.extra.value("model_dir", (fs::path(o.run) / "model").string());
+      tokenizer_from = run_model_dir(o.run, m);
       model = load_qwen3(tokenizer_from, lo);
     } else {
       tokenizer_from = run_base_model(o.run, m, po);
       model = load_qwen3(tokenizer_from, lo);
-      load_peft_adapter(model, m.extra.value("adapter_dir", (fs::path(o.run) / "adapter").string()));
+      load_peft_adapter(model, run_adapter_dir(o.run, m));
     }
     model->config.id2label = m.labels;
     model->config.pad_token_id = enc.pad_id;
@@ -62,7 +62,7 @@ std::string export_hf(const HfExportOptions& o) {
   } else if (m.method == "lora") {
     tokenizer_from = run_base_model(o.run, m, po);
     model = load_qwen3(tokenizer_from, lo);
-    load_peft_adapter(model, m.extra.value("adapter_dir", (fs::path(o.run) / "adapter").string()));
+    load_peft_adapter(model, run_adapter_dir(o.run, m));
     model->config.architectures = {"Qwen3ForCausalLM"};
     prompt = {{"template", m.extra.value("template", "default")},
               {"template_prefix", m.extra.value("template_prefix", "")},

@@ -18,6 +18,14 @@ std::string run_base_model(const std::string& run_dir, const RunManifest& m, con
   return base;
 }
 
+std::string run_adapter_dir(const std::string& run_dir, const RunManifest& m) {
+  return m.extra.value("adapter_dir", (std::filesystem::path(run_dir) / "adapter").string());
+}
+
+std::string run_model_dir(const std::string& run_dir, const RunManifest& m) {
+  return m.extra.value("model_dir", (std::filesystem::path(run_dir) / "model").string());
+}
+
 std::unique_ptr<TextClassifier> load_classifier(const std::string& run_dir, const PredictOptions& options) {
   RunManifest m = open_run_manifest(run_dir);
   if (m.method == "embedding") return load_embedding_classifier(run_dir, m, options);

@@ -38,6 +38,11 @@ std::unique_ptr<TextClassifier> load_classifier(const std::string& run_dir, cons
 // given, else the manifest's; InputError naming the run when it is not a folder.
 std::string run_base_model(const std::string& run_dir, const RunManifest& m, const PredictOptions& options);
 
+// Where a run keeps its peft adapter (RUN/adapter) and its full weights
+// (RUN/model), or the Hugging Face folder itself when one was opened as a run.
+std::string run_adapter_dir(const std::string& run_dir, const RunManifest& m);
+std::string run_model_dir(const std::string& run_dir, const RunManifest& m);
+
 // Each method's loader (src/methods/<method>_method.cpp).
 std::unique_ptr<TextClassifier> load_embedding_classifier(const std::string& run_dir, const RunManifest& m,
                                                          const PredictOptions& options);

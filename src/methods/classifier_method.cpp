@@ -221,12 +221,12 @@ std::unique_ptr<TextClassifier> load_seqcls_classifier(const std::string& run_di
   Qwen3 model{nullptr};
   std::string tokenizer_dir;
   if (mode == "full") {
-    tokenizer_dir = m.extra.value("model_dir", (fs::path(run_dir) / "model").string());
+    tokenizer_dir = run_model_dir(run_dir, m);
     model = load_qwen3(tokenizer_dir, lo);
   } else {
     tokenizer_dir = run_base_model(run_dir, m, options);
     model = load_qwen3(tokenizer_dir, lo);
-    load_peft_adapter(model, m.extra.value("adapter_dir", (fs::path(run_dir) / "adapter").string()));
+    load_peft_adapter(model, run_adapter_dir(run_dir, m));
     model->score->to(lo.dtype);
     model->merge_lora_for_inference();
   }

@@ -290,7 +290,7 @@ std::unique_ptr<TextClassifier> load_lora_classifier(const std::string& run_dir,
   LoadOptions lo;
   lo.dtype = dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   Qwen3 model = load_qwen3(base, lo);
-  load_peft_adapter(model, m.extra.value("adapter_dir", (fs::path(run_dir) / "adapter").string()));
+  load_peft_adapter(model, run_adapter_dir(run_dir, m));
   model->merge_lora_for_inference();
   for (auto& p : model->parameters()) p.set_requires_grad(false);
   auto enc = std::make_shared<const PromptEncoder>(Tokenizer::for_model(base), pt, words, max_length);
