@@ -12,6 +12,7 @@ PACKAGES=(
   libtcmalloc-minimal4    # malloc for big tensors: faster and leaner than glibc's here (see CMakeLists.txt)
   nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
   libgtest-dev libgmock-dev
+  ccache                  # rebuilds and clean clones in CI reuse compiled objects
 )
 
 missing=()
@@ -28,7 +29,9 @@ fi
 
 BUILD_DIR=${BUILD_DIR:-build}
 # QSENTI_INTEROP_PYTHON (scripts/test.sh sets it) turns the interop tests on.
+# ccache keyed on paths relative to the checkout, so clones and worktrees share it.
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  "-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_BASEDIR=$PWD;CCACHE_NOHASHDIR=1;ccache" \
   -DQSENTI_INTEROP_PYTHON="${QSENTI_INTEROP_PYTHON:-}" >/dev/null
 # Two compile jobs fit the 24 GiB machines; LibTorch translation units are big.
 cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}"
