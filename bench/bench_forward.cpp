@@ -1,5 +1,5 @@
 // Forward throughput of the Qwen3 backbone on Weibo-length batches.
-//   bench_forward --model DIR [--dtype bf16|fp32] [--threads 2] [--batch 8] [--batches 6]
+//   bench_forward --model DIR [--dtype bf16|fp32] [--threads 2] [--batch 8] [--batches 6] [--device cpu|cuda]
 // Prints tokens/s (real tokens), GFLOP/s and peak memory against the bf16
 // weight bytes. Create the 0.6B model once with
 //   build/qsenti init --preset 0.6B --out build/bench-models/Qwen3-0.6B
@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "bench_common.h"
+#include "device/device.h"
 #include "io/weight_store.h"
 #include "model/loading.h"
 #include "text/batch.h"
@@ -20,7 +21,7 @@
 using namespace qsenti;
 
 int main(int argc, char** argv) {
-  std::string model_dir, dtype_name = "bf16";
+  std::string model_dir, dtype_name = "bf16", device_spec = "cpu";
   int threads = 2, batch = 8, batches = 6;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
     else if (k == "--threads") threads = std::stoi(v);
     else if (k == "--batch") batch = std::stoi(v);
     else if (k == "--batches") batches = std::stoi(v);
+    else if (k == "--device") device_spec = v;
   }
   if (model_dir.empty()) {
     std::cerr << "usage: bench_forward --model DIR [--dtype bf16|fp32] [--threads N] [--batch N] [--batches N]\n";
@@ -57,7 +59,10 @@ int main(int argc, char** argv) {
 
   const uint64_t rss_before_load = bench::rss_bytes();
   auto t_load = std::chrono::steady_clock::now();
-  Qwen3 model = load_qwen3(model_dir, {dtype});
+  LoadOptions lo;
+  lo.dtype = dtype;
+  lo.device = resolve_device(device_spec);
+  Qwen3 model = load_qwen3(model_dir, lo);
   model->eval();
   const double load_s = bench::seconds_since(t_load);
   const uint64_t rss_after_load = bench::rss_bytes();
@@ -80,7 +85,7 @@ int main(int argc, char** argv) {
     // The last token's logits, as scoring and generation need them.
     torch::Tensor last = gather_positions(h, last_token_index(tb.attention_mask));
     torch::Tensor logits = model->lm_logits(last);
-    (void)logits.sum().item<float>();
+    (void)logits.sum().item<float>();  // waits for the device too
     const double dt = bench::seconds_since(t0);
     if (b == 0) continue;  // warm-up (oneDNN primitive creation)
     const double T = static_cast<double>(tb.input_ids.size(1));
@@ -93,6 +98,7 @@ int main(int argc, char** argv) {
     secs += dt;
   }
   const uint64_t peak = bench::peak_rss_bytes();
+  std::printf("device %s\n", lo.device.str().c_str());
   std::printf("forward %s: %s, %d threads, batch %d, %.0f real tokens in %.2f s (mean %.1f tokens/text)\n",
               dtype_name.c_str(), model_dir.c_str(), threads, batch, real_tokens, secs,
               real_tokens / (batches * batch));

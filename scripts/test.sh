@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Sets up (installs packages, builds) and runs the whole test suite.
+# Sets up (installs packages, builds) and runs the whole test suite on both
+# supported LibTorch builds: Debian's 1.13 (build/) and the PyPI wheel's 2.x
+# with CUDA compiled in (build-torch2/; on CPU here, a GPU is not needed).
+#   QSENTI_SKIP_INTEROP=1  leaves out the Python environment; interop tests report skipped
+#   QSENTI_SKIP_TORCH2=1   only the Debian build
+# Extra arguments go to ctest (e.g. -R Tokenizer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The interop tests' Python environment (PyPI: torch, transformers, peft).
-# QSENTI_SKIP_INTEROP=1 leaves it out; the interop tests then report skipped.
 if [ "${QSENTI_SKIP_INTEROP:-0}" != 1 ]; then
   if py=$(bash scripts/setup-interop.sh); then
     export QSENTI_INTEROP_PYTHON="$py"
@@ -11,7 +15,13 @@ if [ "${QSENTI_SKIP_INTEROP:-0}" != 1 ]; then
     echo "test: WARNING: the interop environment could not be made; interop tests will be skipped" >&2
   fi
 fi
+status=0
 bash scripts/setup.sh
-BUILD_DIR=${BUILD_DIR:-build}
-cd "$BUILD_DIR"
-ctest --output-on-failure -j "${JOBS:-2}" "$@"
+(cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j "${JOBS:-2}" "$@") || status=1
+if [ "${QSENTI_SKIP_TORCH2:-0}" != 1 ]; then
+  echo "test: the same suite on LibTorch 2.x (PyPI wheel)"
+  BUILD_DIR=build-torch2 bash scripts/setup.sh --libtorch pypi
+  build-torch2/qsenti info --system | head -9
+  (cd build-torch2 && ctest --output-on-failure -j "${JOBS:-2}" "$@") || status=1
+fi
+exit $status

@@ -3,6 +3,7 @@
 // bf16, hidden states, logits, losses and embeddings.
 #include <gtest/gtest.h>
 
+#include "device/device.h"
 #include "model/loading.h"
 #include "model/losses.h"
 #include "model/peft_adapter.h"
@@ -41,7 +42,11 @@ class Qwen3Reference : public testing::TestWithParam<Case> {
     ref_ = test::read_json(ref_dir + (c.dtype == torch::kFloat32 ? "/reference_fp32.json" : "/reference_bf16.json"));
     drift_ = test::read_json(ref_dir + "/bf16_vs_fp32_maxabs.json");
     inputs_ = test::read_json(fixture("refs/inputs.json"));
-    model_ = load_qwen3(fixture("refs/" + c.model), {c.dtype});
+    // QSENTI_TEST_DEVICE=cuda (scripts/gpu_check.sh) runs the same references on a GPU.
+    LoadOptions lo;
+    lo.dtype = c.dtype;
+    lo.device = resolve_device(test::test_device());
+    model_ = load_qwen3(fixture("refs/" + c.model), lo);
     if (!c.adapter.empty()) load_peft_adapter(model_, fixture("refs/" + c.adapter));
     model_->eval();
   }
@@ -67,7 +72,11 @@ class Qwen3Reference : public testing::TestWithParam<Case> {
     a.output_hidden_states = true;
     RunOut o;
     o.backbone = model_->forward(a);
-    o.logits = model_->lm_logits(o.backbone.last_hidden_state).to(torch::kFloat32);
+    o.logits = model_->lm_logits(o.backbone.last_hidden_state).to(torch::kCPU, torch::kFloat32);
+    // Compared on the host, whatever device computed them.
+    o.backbone.last_hidden_state = o.backbone.last_hidden_state.cpu();
+    o.backbone.last_layer_prenorm = o.backbone.last_layer_prenorm.cpu();
+    for (auto& h : o.backbone.hidden_states) h = h.cpu();
     return o;
   }
 

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -43,7 +44,14 @@ inline torch::Tensor json_tensor(const nlohmann::json& j) {
 }
 
 inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+  return (a.to(torch::kCPU, torch::kFloat64) - b.to(torch::kCPU, torch::kFloat64)).abs().max().item<double>();
+}
+
+// The device the reference tests run on: QSENTI_TEST_DEVICE (scripts/gpu_check.sh
+// sets cuda), else the CPU.
+inline std::string test_device() {
+  const char* d = std::getenv("QSENTI_TEST_DEVICE");
+  return d && *d ? d : "cpu";
 }
 
 // A fresh temporary folder, removed when the object goes.

@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "device/device.h"
 #include "io/dataset.h"
 #include "io/safetensors.h"
 #include "methods/embedder.h"
@@ -25,7 +27,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 void add_embed_command(CLI::App& app) {
   struct Opts {
-    std::string model, data, out, format = "auto", instruction, dtype = "auto", cache_dir;
+    std::string model, data, out, format = "auto", instruction, dtype = "auto", cache_dir, device = "auto";
     int64_t max_length = 256, batch_size = 16;
     bool json_lines = false, no_cache = false, skip_bad_rows = false, quiet = false;
     int threads = 0;
@@ -39,7 +41,8 @@ void add_embed_command(CLI::App& app) {
   cmd->add_flag("--json-lines", o->json_lines, "write JSON lines {\"line\", \"text\", \"label\", \"embedding\"} instead of safetensors");
   cmd->add_option("--instruction", o->instruction, "task text; embeds \"Instruct: {task}\\nQuery:{text}\" (model card recipe)");
   cmd->add_option("--max-length", o->max_length, "tokens per text at most, including the appended <|endoftext|>")->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "auto (bf16 for real-size models, fp32 for small ones), fp32 or bf16")->capture_default_str();
+  add_dtype_option(cmd, o->dtype, "auto (bf16 for real-size models, fp32 for small ones), fp32 or bf16");
+  add_device_option(cmd, o->device);
   cmd->add_option("--batch-size", o->batch_size, "texts per forward pass (grouped by length)")->capture_default_str();
   cmd->add_option("--cache-dir", o->cache_dir, "embedding cache folder (default $QSENTI_CACHE, $XDG_CACHE_HOME/qsenti or ~/.cache/qsenti)");
   cmd->add_flag("--no-cache", o->no_cache, "neither read nor write the embedding cache");
@@ -53,6 +56,7 @@ void add_embed_command(CLI::App& app) {
       "Rows keep the order of the input file. Vectors are cached: embedding the same texts again\n"
       "(or training method A on them) runs no forward pass.");
   cmd->callback([o] {
+    resolve_device(o->device);  // a GPU asked for where there is none fails before anything loads
     if (o->threads > 0) init_runtime(o->threads);
     if (o->batch_size < 1) throw Error("--batch-size must be at least 1", ExitCode::kUsage);
     const bool jsonl = o->json_lines || ends_with(o->out, ".jsonl") || ends_with(o->out, ".ndjson");
@@ -84,6 +88,7 @@ void add_embed_command(CLI::App& app) {
     eo.instruction = o->instruction;
     eo.max_length = o->max_length;
     eo.dtype = o->dtype;
+    eo.device = o->device;
     eo.batch_size = o->batch_size;
     eo.progress = !o->quiet;
     Embedder embedder(o->model, eo);

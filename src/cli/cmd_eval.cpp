@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "device/device.h"
 #include "io/dataset.h"
 #include "methods/classifier.h"
 #include "train/metrics.h"
@@ -27,7 +28,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_flag("--json", o->json, "print the metrics as one JSON object instead of the table");
   cmd->add_option("--batch-size", o->batch_size, "texts per forward pass")->capture_default_str();
   cmd->add_option("--max-length", o->max_length, "tokens per text at most (0 = as the run was trained)")->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "auto (as trained), fp32 or bf16")->capture_default_str();
+  add_dtype_option(cmd, o->dtype, "auto (as trained), fp32 or bf16");
+  add_device_option(cmd, o->hf.device);
   cmd->add_flag("--skip-bad-rows", o->skip_bad_rows,
                 "leave out malformed rows and rows whose label is not one of the run's labels (reported) instead of stopping");
   add_hf_run_options(cmd, o->hf);
@@ -36,6 +38,7 @@ void add_eval_command(CLI::App& app) {
       "Labels in the data are read with the run's label set (for the binary set also 0/1, neg/pos,\n"
       "负面/正面); any other label is a bad row. ROC AUC is reported for two classes.");
   cmd->callback([o] {
+    resolve_device(o->hf.device);  // a GPU asked for where there is none fails before anything loads
     if (o->threads > 0) init_runtime(o->threads);
     if (o->batch_size < 1) throw Error("--batch-size must be at least 1", ExitCode::kUsage);
     PredictOptions po = o->hf;

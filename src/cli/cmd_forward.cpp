@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "device/device.h"
 #include "model/loading.h"
 #include "model/peft_adapter.h"
 #include "util/error.h"
@@ -13,7 +14,7 @@ namespace qsenti::cli {
 namespace {
 
 nlohmann::json to_json_2d(const torch::Tensor& t) {
-  torch::Tensor c = t.to(torch::kFloat64).contiguous();
+  torch::Tensor c = t.to(torch::kCPU, torch::kFloat64).contiguous();
   nlohmann::json rows = nlohmann::json::array();
   for (int64_t i = 0; i < c.size(0); ++i) {
     const double* p = c[i].data_ptr<double>();
@@ -23,7 +24,7 @@ nlohmann::json to_json_2d(const torch::Tensor& t) {
 }
 
 std::vector<double> to_vec(const torch::Tensor& t) {
-  torch::Tensor c = t.to(torch::kFloat64).contiguous().reshape({-1});
+  torch::Tensor c = t.to(torch::kCPU, torch::kFloat64).contiguous().reshape({-1});
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
@@ -31,13 +32,14 @@ std::vector<double> to_vec(const torch::Tensor& t) {
 
 void add_forward_command(CLI::App& app) {
   struct Opts {
-    std::string model, adapter, dtype = "fp32", ids, probe_ids;
+    std::string model, adapter, dtype = "fp32", ids, probe_ids, device = "auto";
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("forward", "Run one token sequence through a model and print its numbers as JSON");
   cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors)")->required();
   cmd->add_option("--adapter", o->adapter, "peft LoRA adapter folder to apply");
   cmd->add_option("--dtype", o->dtype, "compute dtype: fp32 or bf16")->capture_default_str();
+  add_device_option(cmd, o->device);
   cmd->add_option("--ids", o->ids, "token ids, comma separated (e.g. 1,2,3)")->required();
   cmd->add_option("--probe-ids", o->probe_ids, "vocabulary ids whose last-token logits to print (e.g. 0,100)");
   cmd->footer(
@@ -50,7 +52,10 @@ void add_forward_command(CLI::App& app) {
     const auto ids = parse_int_list(o->ids, "--ids");
     if (ids.empty()) throw Error("--ids: give at least one token id", ExitCode::kUsage);
     const auto probes = o->probe_ids.empty() ? std::vector<int64_t>{} : parse_int_list(o->probe_ids, "--probe-ids");
-    Qwen3 model = load_qwen3(o->model, {dtype});
+    LoadOptions lo;
+    lo.dtype = dtype;
+    lo.device = resolve_device(o->device);
+    Qwen3 model = load_qwen3(o->model, lo);
     if (!o->adapter.empty()) load_peft_adapter(model, o->adapter);
     model->eval();
     const int64_t V = model->config.vocab_size;
@@ -68,6 +73,7 @@ void add_forward_command(CLI::App& app) {
     nlohmann::json out;
     out["model"] = o->model;
     out["dtype"] = dtype_name(dtype);
+    out["device"] = device_string(lo.device);
     out["ids"] = ids;
     out["last_hidden_state"] = to_json_2d(hidden);
     if (model->has_lm_head) {  // a sequence classifier has none

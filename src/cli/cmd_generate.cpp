@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "device/device.h"
 #include "model/generation.h"
 #include "model/loading.h"
 #include "model/peft_adapter.h"
@@ -15,7 +16,7 @@ namespace qsenti::cli {
 
 void add_generate_command(CLI::App& app) {
   struct Opts {
-    std::string model, adapter, prompt, dtype = "fp32";
+    std::string model, adapter, prompt, dtype = "fp32", device = "auto";
     bool chat = false, thinking = false, show_ids = false;
     int64_t max_new_tokens = 256;
     double temperature = 0.0, top_p = 1.0;
@@ -34,6 +35,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--top-p", o->top_p, "nucleus sampling: keep the most likely tokens up to this mass")->capture_default_str();
   cmd->add_option("--seed", o->seed, "sampling seed")->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "compute dtype: fp32 or bf16")->capture_default_str();
+  add_device_option(cmd, o->device);
   cmd->add_flag("--ids", o->show_ids, "also print the generated token ids (to stderr)");
   cmd->footer("Generation stops at <|im_end|> or <|endoftext|> (not printed) or after --max-new-tokens.");
   cmd->callback([o] {
@@ -49,7 +51,10 @@ void add_generate_command(CLI::App& app) {
     }
     std::vector<int32_t> ids = tok->encode(text, SpecialTokens::kParse);
     if (ids.empty()) throw Error("--prompt is empty", ExitCode::kUsage);
-    Qwen3 model = load_qwen3(o->model, {dtype});
+    LoadOptions lo;
+    lo.dtype = dtype;
+    lo.device = resolve_device(o->device);
+    Qwen3 model = load_qwen3(o->model, lo);
     if (!o->adapter.empty()) {
       load_peft_adapter(model, o->adapter);
       model->merge_lora_for_inference();

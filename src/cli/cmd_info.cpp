@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "device/system_info.h"
 #include "io/weight_store.h"
 #include "model/config.h"
 #include "model/loading.h"
@@ -16,12 +17,22 @@ void add_info_command(CLI::App& app) {
   struct Opts {
     std::string dir;
     bool json = false;
+    bool system = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("info", "Describe a model folder: architecture, sizes, parameters, dtype, bytes");
-  cmd->add_option("dir", o->dir, "Hugging Face model folder")->required();
+  auto* cmd = app.add_subcommand(
+      "info", "Describe a model folder (architecture, sizes, parameters, dtype, bytes) or, with --system, this machine");
+  cmd->add_option("dir", o->dir, "Hugging Face model folder");
+  cmd->add_flag("--system", o->system,
+                "LibTorch version and build flags, threads, CPU features, CUDA / cuDNN / NCCL and the GPUs");
   cmd->add_flag("--json", o->json, "print JSON instead of a table");
   cmd->callback([o] {
+    if (o->system) {
+      const nlohmann::json j = system_info();
+      std::cout << (o->json ? j.dump(2) + "\n" : format_system_info(j));
+      return;
+    }
+    if (o->dir.empty()) throw Error("info: give a model folder, or --system", ExitCode::kUsage);
     Qwen3Config c = Qwen3Config::load(o->dir);
     WeightStore store(o->dir);
     int64_t params = 0;

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "device/device.h"
 #include "cli/size_prompt.h"
 #include "predict/predict_app.h"
 #include "util/runtime.h"
@@ -56,9 +57,8 @@ void add_predict_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-length", r.predict.max_length, "tokens per text at most (0 = as the run was trained)")
       ->capture_default_str();
-  cmd->add_option("--dtype", r.predict.dtype, "auto, fp32 or bf16")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
-      ->capture_default_str();
+  add_dtype_option(cmd, r.predict.dtype, "auto (as trained), fp32 or bf16");
+  add_device_option(cmd, r.predict.device);
   add_hf_run_options(cmd, r.predict);
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--quiet", r.quiet, "no progress or notes on standard error");
@@ -79,6 +79,7 @@ void add_predict_command(CLI::App& app) {
       "ambiguous choice of run; 3 bad input (data file, run folder, label sets that differ);\n"
       "130 interrupted (the finished rows are kept).");
   cmd->callback([o] {
+    resolve_device(o->r.predict.device);  // a GPU asked for where there is none fails before anything loads
     if (o->threads > 0) init_runtime(o->threads);
     PredictRequest req = o->r;
     req.include_text = !o->no_text;

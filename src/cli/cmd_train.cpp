@@ -2,6 +2,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "device/device.h"
 #include "cli/size_prompt.h"
 #include "train/train_options.h"
 #include "util/error.h"
@@ -35,7 +37,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--lr", o->lr, "peak learning rate (default by size and method; C: LoRA 2e-4/1e-4/5e-5 for 0.6B/4B/8B, --full 2e-5; a model of no known size, e.g. a small one trained from scratch: batch 32 and lr 1e-3 with --full, 2e-4 with LoRA; C trains 3 epochs by default)");
   cmd->add_option("--seed", o->seed, "seed for the split, shuffling, dropout and initialisation")->capture_default_str();
   cmd->add_option("--max-length", o->max_length, "tokens per example at most (longer texts are truncated)")->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "auto, fp32 or bf16 (bf16 autocast; auto = bf16 for real-size models)")->capture_default_str();
+  add_dtype_option(cmd, o->dtype, "auto, fp32 or bf16 (bf16 autocast; auto = bf16 for real-size models)");
+  add_device_option(cmd, o->device);
   cmd->add_option("--weight-decay", o->weight_decay, "AdamW weight decay")->capture_default_str();
   cmd->add_option("--warmup-ratio", o->warmup_ratio, "share of steps with linear warm-up")->capture_default_str();
   cmd->add_option("--schedule", o->schedule, "learning-rate decay after warm-up: cosine, linear or constant")
@@ -83,6 +86,7 @@ void add_train_command(CLI::App& app) {
       "checkpoint; --resume RUN continues. Exit codes: 0 success, 1 failure, 2 bad command line,\n"
       "3 bad input (data, model folder), 130 interrupted.");
   cmd->callback([o] {
+    resolve_device(o->device);  // a GPU asked for where there is none fails before anything loads
     if (o->threads > 0) init_runtime(o->threads);
     // Without --model-size on a terminal, ask for it as the original did;
     // missing --model/--out become the conventional folders.

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "device/device.h"
 #include "methods/classifier.h"
 #include "util/error.h"
 
@@ -18,6 +19,33 @@ void add_hf_run_options(CLI::App* cmd, PredictOptions& o) {
                   "label words of a peft CAUSAL_LM adapter given as --run, comma separated, one per label "
                   "(default 负面,正面)")
       ->delimiter(',');
+}
+
+void add_device_option(CLI::App* cmd, std::string& device) {
+  cmd->add_option("--device", device, "where the model runs: auto (a GPU when there is one), cpu, cuda, cuda:N")
+      ->check([](const std::string& v) {
+        try {
+          check_device_spec(v);
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+        return std::string();
+      })
+      ->capture_default_str();
+}
+
+void add_dtype_option(CLI::App* cmd, std::string& dtype, const std::string& help) {
+  cmd->add_option("--dtype", dtype, help)
+      ->check([](const std::string& v) -> std::string {
+        // fp16 would need loss scaling, and the attention mask's -1e30 is
+        // -inf in fp16 (whose range ends at 65504): bf16 has fp32's range.
+        if (v == "fp16" || v == "float16")
+          return "fp16 is not supported (its range overflows in the attention mask and training would need "
+                 "loss scaling); use bf16, which GPUs since Ampere and recent CPUs run as fast";
+        if (v != "auto" && v != "fp32" && v != "bf16") return "'" + v + "' is not one of auto, fp32, bf16";
+        return "";
+      })
+      ->capture_default_str();
 }
 
 torch::Dtype parse_dtype(const std::string& name) {

@@ -18,6 +18,11 @@ namespace qsenti::cli {
 // (a peft adapter whose base is elsewhere, a CAUSAL_LM adapter's label words).
 void add_hf_run_options(CLI::App* cmd, PredictOptions& options);
 
+// --device auto|cpu|cuda|cuda:N, checked before anything loads.
+void add_device_option(CLI::App* cmd, std::string& device);
+// --dtype from `choices`; fp16 is refused with the reason (see common.cpp).
+void add_dtype_option(CLI::App* cmd, std::string& dtype, const std::string& help);
+
 torch::Dtype parse_dtype(const std::string& name);  // fp32 | bf16 (| fp16)
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& option);
 std::string dtype_name(torch::Dtype dtype);

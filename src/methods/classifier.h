@@ -13,6 +13,7 @@ namespace qsenti {
 
 struct PredictOptions {
   std::string dtype = "auto";  // auto | fp32 | bf16
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N (device/device.h)
   int64_t batch_size = 16;
   int64_t max_length = 0;      // 0 = what the run was trained with
   // Hugging Face folders opened as runs (methods/hf_run.h): the base model of
@@ -27,7 +28,7 @@ class TextClassifier {
   virtual ~TextClassifier() = default;
   virtual const RunManifest& manifest() const = 0;
   const std::vector<std::string>& labels() const { return manifest().labels; }
-  // Probabilities [texts.size(), labels().size()] (fp32, rows sum to 1).
+  // Probabilities [texts.size(), labels().size()] (fp32 on the CPU, rows sum to 1).
   virtual torch::Tensor predict_proba(const std::vector<std::string>& texts) = 0;
 };
 

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "device/device.h"
 #include "io/dataset.h"
 #include "io/split.h"
 #include "io/weight_store.h"
@@ -91,14 +92,16 @@ class SeqClsTask : public TrainingTask {
     auto [input_ids, mask] = encoding_.pad(seqs);
     torch::Tensor logits =
         seqcls_logits(model_, input_ids, mask, encoding_.pool_index(input_ids, mask), checkpoint_layers_);
-    return {torch::nn::functional::cross_entropy(logits, torch::tensor(labels, torch::kInt64)), tokens};
+    return {torch::nn::functional::cross_entropy(logits, to_device(torch::tensor(labels, torch::kInt64), logits.device())),
+            tokens};
   }
   bool has_validation() const override { return !valid_ids_.empty(); }
   Metrics validate() override { return evaluate(valid_ids_, valid_labels_); }
 
   Metrics evaluate(const std::vector<std::vector<int32_t>>& ids, const std::vector<int64_t>& labels) {
     torch::Tensor probs =
-        seqcls_predict(model_, ids, encoding_, eval_batch_, compat::cpu_autocast_enabled()).to(torch::kFloat64);
+        seqcls_predict(model_, ids, encoding_, eval_batch_, compat::autocast_enabled(model_->device().type()))
+            .to(torch::kFloat64);
     model_->train();
     std::vector<double> flat(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
     return compute_metrics_flat(labels, flat, label_names_);
@@ -186,7 +189,7 @@ std::string train_classifier_method(const TrainOptions& given) {
                   data.valid.labels, label_names, std::max<int64_t>(16, o.batch_size));
   RunManifest m = train_and_describe(task, o, run_dir, "classifier", label_names);
   if (!data.test.texts.empty()) {
-    compat::CpuAutocast autocast(o.dtype == "bf16");
+    compat::Autocast autocast(model->device().type(), o.dtype == "bf16");
     Metrics t = task.evaluate(seqcls_encode(*tok, data.test.texts, enc), data.test.labels);
     m.metrics["test"] = to_json(t);
     if (!o.quiet) std::cerr << "test set:\n" << format_report(t);
@@ -218,6 +221,7 @@ std::unique_ptr<TextClassifier> load_seqcls_classifier(const std::string& run_di
   lo.dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
   lo.score_head = true;
   lo.num_labels = static_cast<int64_t>(m.labels.size());
+  lo.device = resolve_device(options.device);
   Qwen3 model{nullptr};
   std::string tokenizer_dir;
   if (mode == "full") {

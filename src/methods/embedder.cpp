@@ -4,6 +4,7 @@
 #include <chrono>
 #include <numeric>
 
+#include "device/device.h"
 #include "io/weight_store.h"
 #include "model/config.h"
 #include "model/loading.h"
@@ -75,6 +76,7 @@ void Embedder::ensure_model() {
   if (model_) return;
   LoadOptions lo;
   lo.dtype = dtype_name_ == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  lo.device = resolve_device(options_.device);
   model_ = load_qwen3(model_dir_, lo);
   model_->eval();
   for (auto& p : model_->parameters()) p.set_requires_grad(false);
@@ -118,7 +120,7 @@ torch::Tensor Embedder::embed_ids(const std::vector<std::vector<int32_t>>& seqs,
     args.attention_mask = tb.attention_mask;
     args.final_positions = last_token_index(tb.attention_mask);  // the last layer runs the pooled token only
     torch::Tensor last = model_->forward(args).last_hidden_state.select(1, 0).to(torch::kFloat32);
-    torch::Tensor vecs = last / last.norm(2, {1}, true).clamp_min(1e-12);
+    torch::Tensor vecs = (last / last.norm(2, {1}, true).clamp_min(1e-12)).to(torch::kCPU);
     torch::Tensor index = torch::tensor(std::vector<int64_t>(batch.begin(), batch.end()), torch::kInt64);
     out.index_copy_(0, index, vecs);
     stats_.forward_passes += 1;

@@ -28,6 +28,7 @@ struct EmbedderOptions {
   std::string instruction;     // task text; "" = embed the bare text
   int64_t max_length = 256;    // tokens per text including the appended <|endoftext|>; <= 0 = no limit
   std::string dtype = "auto";  // auto (bf16 for hidden >= 1024, else fp32) | fp32 | bf16
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N (device/device.h)
   int64_t batch_size = 16;     // texts per forward pass at most
   double max_padding = 0.05;   // pad tokens per real token allowed in a batch (see length_grouped_batches)
   bool progress = true;        // progress line on stderr

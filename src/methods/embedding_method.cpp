@@ -104,6 +104,7 @@ std::string train_embedding_method(const TrainOptions& o) {
   eo.instruction = o.instruction;
   eo.max_length = o.max_length;
   eo.dtype = o.dtype;
+  eo.device = o.device;
   eo.batch_size = kEmbedBatch;
   eo.progress = !o.quiet;
   Embedder embedder(model_dir, eo);
@@ -244,6 +245,7 @@ class EmbeddingClassifier : public TextClassifier {
     eo.max_length = po.max_length > 0 ? po.max_length : x.value("max_length", int64_t{256});
     eo.dtype = po.dtype == "auto" ? x.value("dtype", std::string("auto")) : po.dtype;
     eo.batch_size = po.batch_size > 0 ? po.batch_size : kEmbedBatch;
+    eo.device = po.device;
     embedder_ = std::make_unique<Embedder>(manifest_.base_model, eo);
     if (!manifest_.base_model_fingerprint.empty() && embedder_->model_fingerprint() != manifest_.base_model_fingerprint)
       throw InputError(run_dir + ": the weights in " + manifest_.base_model +

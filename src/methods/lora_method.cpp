@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "device/device.h"
 #include "io/dataset.h"
 #include "io/labels.h"
 #include "io/split.h"
@@ -143,7 +144,7 @@ class LoraTask : public TrainingTask {
     a.attention_mask = tb.attention_mask;
     a.checkpoint_layers = checkpoint_layers_;
     torch::Tensor hidden = model_->forward(a).last_hidden_state;
-    return {answer_lm_loss(model_, hidden, labels), tokens};
+    return {answer_lm_loss(model_, hidden, to_device(labels, hidden.device())), tokens};
   }
   bool has_validation() const override { return !valid_texts_.empty(); }
   Metrics validate() override { return evaluate(valid_texts_, valid_labels_); }
@@ -172,6 +173,7 @@ class LoraTask : public TrainingTask {
 Qwen3 build_model(const TrainOptions& o) {
   LoadOptions lo;
   lo.dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  lo.device = resolve_device(o.device);
   torch::manual_seed(o.seed);
   Qwen3 model = load_qwen3(o.model, lo);
   add_lora_adapters(model, o);
@@ -236,7 +238,7 @@ std::string train_lora_method(const TrainOptions& given) {
                 std::max<int64_t>(16, o.batch_size));
   RunManifest m = train_and_describe(task, o, run_dir, "lora", label_names);
   if (!data.test.texts.empty()) {
-    compat::CpuAutocast autocast(o.dtype == "bf16");
+    compat::Autocast autocast(model->device().type(), o.dtype == "bf16");
     Metrics t = task.evaluate(data.test.texts, data.test.labels);
     m.metrics["test"] = to_json(t);
     if (!o.quiet) std::cerr << "test set:\n" << format_report(t);
@@ -289,6 +291,7 @@ std::unique_ptr<TextClassifier> load_lora_classifier(const std::string& run_dir,
   const std::string base = run_base_model(run_dir, m, options);
   LoadOptions lo;
   lo.dtype = dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  lo.device = resolve_device(options.device);
   Qwen3 model = load_qwen3(base, lo);
   load_peft_adapter(model, run_adapter_dir(run_dir, m));
   model->merge_lora_for_inference();

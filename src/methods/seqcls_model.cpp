@@ -1,5 +1,6 @@
 #include "methods/seqcls_model.h"
 
+#include "device/device.h"
 #include "io/weight_store.h"
 #include "methods/trainer_method.h"
 #include "model/loading.h"
@@ -100,10 +101,10 @@ torch::Tensor seqcls_predict(Qwen3& model, const std::vector<std::vector<int32_t
     auto [input_ids, mask] = encoding.pad(seqs);
     torch::Tensor logits;
     {
-      compat::CpuAutocast autocast(bf16_autocast);
+      compat::Autocast autocast(model->device().type(), bf16_autocast);
       logits = seqcls_logits(model, input_ids, mask, encoding.pool_index(input_ids, mask));
     }
-    torch::Tensor p = torch::softmax(logits, -1);
+    torch::Tensor p = torch::softmax(logits, -1).to(torch::kCPU);
     std::vector<int64_t> rows(batch.begin(), batch.end());
     probs.index_copy_(0, torch::tensor(rows, torch::kInt64), p);
   }
@@ -118,6 +119,7 @@ Qwen3 build_seqcls_model(const TrainOptions& o, int64_t num_labels) {
   const bool bf16 = o.dtype == "bf16";
   LoadOptions lo;
   lo.dtype = (o.full || !bf16) ? torch::kFloat32 : torch::kBFloat16;
+  lo.device = resolve_device(o.device);
   lo.score_head = true;
   lo.num_labels = num_labels;
   torch::manual_seed(o.seed);
@@ -130,7 +132,8 @@ Qwen3 build_seqcls_model(const TrainOptions& o, int64_t num_labels) {
     WeightStore store(o.model);
     if (!store.contains("score.weight")) {
       // A new head, initialised as transformers does (normal, std 0.02) from --seed.
-      model->score->weight.set_data(torch::randn(model->score->weight.sizes(), torch::kFloat32) * 0.02);
+      // Drawn on the CPU: the same head on every device.
+      model->score->weight.set_data((torch::randn(model->score->weight.sizes(), torch::kFloat32) * 0.02).to(lo.device));
     } else {
       model->score->weight.set_data(model->score->weight.to(torch::kFloat32));
     }

@@ -37,6 +37,9 @@ void LinearImpl::add_lora(const LoraSpec& spec) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
   lora_A->weight.uniform_(-bound, bound);
   lora_B->weight.zero_();
+  // Drawn on the CPU, so an adapter starts the same on every device.
+  lora_A->to(weight.device());
+  lora_B->to(weight.device());
 }
 
 torch::Tensor LinearImpl::lora_delta_weight() const {

@@ -82,7 +82,7 @@ Qwen3 load_qwen3(const std::string& model_dir, const LoadOptions& options) {
     if (!store.contains(key)) {
       if (name == "score.weight" && options.score_head) {
         torch::NoGradGuard ng;
-        param.set_data(random_tensor(name, param.sizes().vec(), 0x5C0BE, 0.02).to(options.dtype));
+        param.set_data(random_tensor(name, param.sizes().vec(), 0x5C0BE, 0.02).to(options.device, options.dtype));
         continue;
       }
       throw InputError(model_dir + ": checkpoint lacks tensor \"" + name + "\" (" +
@@ -95,7 +95,7 @@ Qwen3 load_qwen3(const std::string& model_dir, const LoadOptions& options) {
     if (!c10::isFloatingType(e.dtype))
       throw InputError(store.file_of(key) + ": tensor \"" + key + "\" has non-float dtype " + c10::toString(e.dtype));
     torch::NoGradGuard ng;
-    param.set_data(store.tensor(key).to(options.dtype));
+    param.set_data(store.tensor(key).to(options.device, options.dtype));
     used.insert(key);
   }
   size_t unused = 0;
@@ -108,6 +108,7 @@ Qwen3 load_qwen3(const std::string& model_dir, const LoadOptions& options) {
     if (example.empty()) example = n;
   }
   if (unused) std::cerr << "qsenti: note: " << model_dir << ": " << unused << " tensor(s) not used, e.g. \"" << example << "\"\n";
+  model->to(options.device);  // norms and anything not read from the store
   return model;
 }
 

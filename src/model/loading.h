@@ -20,6 +20,9 @@ struct LoadOptions {
   // has one; otherwise freshly initialised (training a new classifier).
   bool score_head = false;
   int64_t num_labels = 2;
+  // Where the weights go: each tensor is copied there as it is read, so a
+  // GPU load never holds a second copy of the model in host memory.
+  torch::Device device = torch::kCPU;
 };
 
 Qwen3 load_qwen3(const std::string& model_dir, const LoadOptions& options = {});

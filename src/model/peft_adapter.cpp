@@ -98,7 +98,7 @@ AdapterConfig load_peft_adapter(Qwen3& model, const std::string& dir) {
     const std::string key = std::string(kPrefix) + "score.weight";
     if (!st.contains(key)) throw InputError(file + ": modules_to_save lists \"score\" but the tensor \"" + key + "\" is missing");
     model->add_score_head(st.entry(key).shape.at(0));
-    model->score->to(model->model->norm->weight.scalar_type());
+    model->score->to(model->device(), model->model->norm->weight.scalar_type());
   }
   if (model->add_lora(cfg.lora, cfg.target_modules) == 0)
     throw InputError(dir + ": target_modules " + nlohmann::json(cfg.target_modules).dump() + " match no layer of the model");
@@ -110,7 +110,7 @@ AdapterConfig load_peft_adapter(Qwen3& model, const std::string& dir) {
     if (e.shape != param.sizes().vec())
       throw InputError(file + ": tensor \"" + key + "\" has shape " + c10::str(c10::IntArrayRef(e.shape)) + ", the model needs " +
                        c10::str(param.sizes()));
-    param.set_data(st.tensor(key).to(param.scalar_type()).clone());
+    param.set_data(st.tensor(key).to(param.device(), param.scalar_type()).clone());
     used.insert(key);
   };
   for (auto& [path, lin] : model->lora_layers()) {

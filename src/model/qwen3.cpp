@@ -1,9 +1,11 @@
 #include "model/qwen3.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 
+#include "device/device.h"
 #include "util/error.h"
 #include "util/torch_compat.h"
 
@@ -58,6 +60,16 @@ torch::Tensor take_rows(const torch::Tensor& t, const torch::Tensor& rows, int64
 
 // ---------------------------------------------------------------- Attention
 
+bool use_fused_attention() {
+  // QSENTI_ATTENTION=explicit keeps the explicit path where the fused one
+  // exists (the reference tests run both).
+  static const bool fused = [] {
+    const char* e = std::getenv("QSENTI_ATTENTION");
+    return compat::kHasFusedAttention && !(e && std::strcmp(e, "explicit") == 0);
+  }();
+  return fused;
+}
+
 Qwen3AttentionImpl::Qwen3AttentionImpl(const Qwen3Config& c)
     : num_heads(c.num_attention_heads), num_kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
   scaling = 1.0 / std::sqrt(static_cast<double>(head_dim));
@@ -91,6 +103,10 @@ torch::Tensor Qwen3AttentionImpl::forward(const torch::Tensor& x, const Rope& ro
   }
   const int64_t Tk = k.size(2);
   const int64_t groups = num_heads / num_kv_heads;
+  if (use_fused_attention()) {
+    torch::Tensor out = compat::fused_attention(q, k, v, some ? take_rows(bias_mask, rows, 2) : bias_mask, scaling);
+    return o_proj(out.transpose(1, 2).reshape({B, Tq, num_heads * head_dim}));
+  }
   // Grouped-query attention: each K/V head serves `groups` query heads.
   // Folding the groups into the query axis avoids materialising repeated K/V.
   torch::Tensor qg = q.reshape({B, num_kv_heads, groups * Tq, head_dim});
@@ -141,12 +157,8 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
                                torch::Tensor sin, torch::Tensor mask, int64_t layer_ptr) {
     ctx->save_for_backward({x, cos, sin, mask});
     ctx->saved_data["layer"] = layer_ptr;
-    ctx->saved_data["autocast"] = compat::cpu_autocast_enabled();
-    {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      ctx->saved_data["rng"] = gen.get_state();
-    }
+    ctx->saved_data["autocast"] = compat::autocast_enabled(x.device().type());
+    ctx->saved_data["rng"] = generator_state(x.device());
     auto* layer = reinterpret_cast<Qwen3DecoderLayerImpl*>(layer_ptr);
     torch::NoGradGuard no_grad;
     return layer->forward(x, Rope{cos, sin}, mask);
@@ -157,23 +169,18 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     auto saved = ctx->get_saved_variables();
     auto* layer = reinterpret_cast<Qwen3DecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
     torch::Tensor x = saved[0].detach().requires_grad_(true);
-    auto gen = at::detail::getDefaultCPUGenerator();
-    torch::Tensor rng_now;
-    {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      rng_now = gen.get_state();
-      gen.set_state(ctx->saved_data["rng"].toTensor());
-    }
+    // The recomputation draws the dropout masks the forward drew: the
+    // generator of the layer's device goes back to where it was, then on.
+    const torch::Device device = x.device();
+    torch::Tensor rng_now = generator_state(device);
+    set_generator_state(device, ctx->saved_data["rng"].toTensor());
     torch::Tensor y;
     {
       torch::AutoGradMode grad_on(true);
-      compat::CpuAutocast autocast(ctx->saved_data["autocast"].toBool());
+      compat::Autocast autocast(device.type(), ctx->saved_data["autocast"].toBool());
       y = layer->forward(x, Rope{saved[1], saved[2]}, saved[3]);
     }
-    {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(rng_now);
-    }
+    set_generator_state(device, rng_now);
     torch::autograd::backward({y}, {grads[0]});
     return {x.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
@@ -204,18 +211,20 @@ BackboneOutput Qwen3ModelImpl::forward(const ForwardArgs& a) {
   TORCH_CHECK(a.input_ids.dim() == 2, "input_ids must be [batch, seq]");
   const int64_t B = a.input_ids.size(0), T = a.input_ids.size(1);
   const int64_t past = a.cache ? a.cache->length() : 0;
-  const auto device = a.input_ids.device();
+  // Inputs may come from the host: they go where the weights are.
+  const auto device = embed_tokens->weight.device();
+  const torch::Tensor input_ids = to_device(a.input_ids, device);
   torch::Tensor mask = a.attention_mask.defined()
-                           ? a.attention_mask.to(device, torch::kBool)
+                           ? to_device(a.attention_mask, device).to(torch::kBool)
                            : torch::ones({B, past + T}, torch::TensorOptions().dtype(torch::kBool).device(device));
   TORCH_CHECK(mask.size(0) == B && mask.size(1) == past + T,
               "attention_mask must be [batch, past + seq] = [", B, ", ", past + T, "]");
   torch::Tensor pos = a.position_ids.defined() ? a.position_ids.to(device, torch::kInt64)
                                                : positions_from_mask(mask).slice(1, past, past + T);
 
-  torch::Tensor h = embed_tokens(a.input_ids);
+  torch::Tensor h = embed_tokens(input_ids);
   const auto dtype = h.scalar_type();
-  const auto act_dtype = compat::cpu_autocast_enabled() && h.is_cpu() ? compat::cpu_autocast_dtype() : dtype;
+  const auto act_dtype = compat::activation_dtype(device.type(), dtype);
   Rope rope = make_rope(pos, config.head_dim, config.rope_theta, act_dtype);
 
   // Query i (absolute position past+i) may see key j when j <= past+i and j is
@@ -240,7 +249,7 @@ BackboneOutput Qwen3ModelImpl::forward(const ForwardArgs& a) {
   torch::Tensor final_rows;
   if (a.final_positions.defined()) {
     TORCH_CHECK(!a.output_hidden_states, "final_positions and output_hidden_states exclude each other");
-    final_rows = a.final_positions.to(device, torch::kInt64).reshape({B});
+    final_rows = to_device(a.final_positions, device).to(torch::kInt64).reshape({B});
     TORCH_CHECK(final_rows.numel() == 0 || (final_rows.min().item<int64_t>() >= 0 && final_rows.max().item<int64_t>() < T),
                 "final_positions must lie in [0, ", T, ")");
   }

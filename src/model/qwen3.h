@@ -78,6 +78,10 @@ struct BackboneOutput {
   torch::Tensor last_layer_prenorm;          // on request
 };
 
+// Whether attention runs through LibTorch's fused scaled_dot_product_attention
+// (LibTorch >= 2.5, unless QSENTI_ATTENTION=explicit) or the explicit path.
+bool use_fused_attention();
+
 struct ForwardArgs {
   torch::Tensor input_ids;       // [B, T] int64
   torch::Tensor attention_mask;  // [B, T_past + T], 1 = real token; undefined = all real
@@ -126,6 +130,8 @@ class Qwen3Impl : public torch::nn::Module {
   // Qwen3ForSequenceClassification): with_lm_head false leaves it out.
   Qwen3Impl(const Qwen3Config& c, bool with_score_head, bool with_lm_head = true);
   BackboneOutput forward(const ForwardArgs& args) { return model->forward(args); }
+  // Where the weights live; forward() moves its inputs there, its outputs stay.
+  torch::Device device() const { return model->embed_tokens->weight.device(); }
   // Vocabulary logits for some hidden states [.., H] → [.., V]. Apply it only
   // to the positions you need: the vocabulary is 151,936 wide.
   torch::Tensor lm_logits(const torch::Tensor& hidden);

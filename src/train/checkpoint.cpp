@@ -1,15 +1,15 @@
 #include "train/checkpoint.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <c10/util/C++17.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
 
+#include "device/device.h"
 #include "io/safetensors.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/torch_compat.h"
 
 namespace fs = std::filesystem;
 
@@ -17,7 +17,7 @@ namespace qsenti {
 namespace {
 
 // LibTorch's optimizers key their per-parameter state by the TensorImpl address.
-std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+compat::OptimizerStateKey state_key(const torch::Tensor& p) { return compat::optimizer_state_key(p); }
 
 const std::string* name_of(const std::vector<NamedTensor>& params, const torch::Tensor& p) {
   for (const auto& n : params)
@@ -47,19 +47,20 @@ void load_named_tensors(const std::string& path, const std::vector<NamedTensor>&
   }
 }
 
-nlohmann::json cpu_rng_state() {
-  torch::Tensor s = at::detail::getDefaultCPUGenerator().get_state().contiguous();
+nlohmann::json rng_state(const torch::Device& device) {
+  torch::Tensor s = generator_state(device).to(torch::kCPU).contiguous();
   const uint8_t* d = s.data_ptr<uint8_t>();
   return nlohmann::json(std::vector<uint8_t>(d, d + s.numel()));
 }
 
-void set_cpu_rng_state(const nlohmann::json& state) {
+void set_rng_state(const torch::Device& device, const nlohmann::json& state) {
   auto bytes = state.get<std::vector<uint8_t>>();
   torch::Tensor s = torch::from_blob(bytes.data(), {static_cast<int64_t>(bytes.size())}, torch::kUInt8).clone();
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  gen.set_state(s);
+  set_generator_state(device, s);
 }
+
+nlohmann::json cpu_rng_state() { return rng_state(torch::kCPU); }
+void set_cpu_rng_state(const nlohmann::json& state) { set_rng_state(torch::kCPU, state); }
 
 std::string write_checkpoint(const std::string& run_dir, int64_t step, const std::vector<NamedTensor>& params,
                              torch::optim::AdamW& optimizer, const nlohmann::json& state) {
@@ -149,7 +150,7 @@ nlohmann::json read_checkpoint(const std::string& checkpoint_dir, const std::vec
         if (t.sizes() != p.sizes())
           throw InputError(opt_path + ": tensor '" + key + "' has shape " + c10::str(t.sizes()) + ", expected " +
                            c10::str(p.sizes()));
-        return t.to(p.dtype());
+        return t.to(p.device(), p.dtype());
       };
       auto s = std::make_unique<torch::optim::AdamWParamState>();
       s->step(adam_steps.at(*n).get<int64_t>());

@@ -45,5 +45,8 @@ void load_named_tensors(const std::string& path, const std::vector<NamedTensor>&
 // The CPU generator (dropout, init) state as bytes in a JSON array, and back.
 nlohmann::json cpu_rng_state();
 void set_cpu_rng_state(const nlohmann::json& state);
+// Any device's default generator (a GPU's draws the dropout masks there).
+nlohmann::json rng_state(const torch::Device& device);
+void set_rng_state(const torch::Device& device, const nlohmann::json& state);
 
 }  // namespace qsenti

@@ -43,6 +43,7 @@ nlohmann::json train_options_to_json(const TrainOptions& o) {
           {"seed", o.seed},
           {"max_length", o.max_length},
           {"dtype", o.dtype},
+          {"device", o.device},
           {"weight_decay", o.weight_decay},
           {"warmup_ratio", o.warmup_ratio},
           {"schedule", o.schedule},
@@ -90,6 +91,7 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
     read_field(j, "seed", o.seed);
     read_field(j, "max_length", o.max_length);
     read_field(j, "dtype", o.dtype);
+    read_field(j, "device", o.device);
     read_field(j, "weight_decay", o.weight_decay);
     read_field(j, "warmup_ratio", o.warmup_ratio);
     read_field(j, "schedule", o.schedule);
@@ -128,6 +130,7 @@ TrainOptions options_for_resume(const TrainOptions& given, const std::string& me
     throw InputError(saved + ": this is a " + o.method + " run; resume it with --method " + o.method);
   o.resume = given.resume;
   o.threads = given.threads;
+  o.device = given.device;  // a run may continue on another machine
   o.quiet = given.quiet;
   if (given.max_steps != 0) o.max_steps = given.max_steps;
   return o;

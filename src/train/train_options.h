@@ -27,7 +27,7 @@ struct TrainOptions {
   double lr = 0;
   uint64_t seed = 42;
   int64_t max_length = 256;     // tokens per text, after the template
-  std::string dtype = "auto";   // auto | fp32 | bf16 (bf16 = autocast on CPU)
+  std::string dtype = "auto";   // auto | fp32 | bf16 (bf16 = autocast on the model's device)
   double weight_decay = 0.01;
   double warmup_ratio = 0.06;
   std::string schedule = "cosine";  // cosine | linear | constant
@@ -58,6 +58,7 @@ struct TrainOptions {
   std::vector<std::string> label_words;      // per label; default 负面/正面 for 2 classes
 
   int threads = 0;  // 0 = all cores
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N (device/device.h)
   bool quiet = false;
 };
 

@@ -13,6 +13,7 @@
 #include <limits>
 #include <sstream>
 
+#include "device/device.h"
 #include "train/batching.h"
 #include "train/checkpoint.h"
 #include "train/schedule.h"
@@ -107,6 +108,7 @@ TrainerConfig TrainerConfig::from_options(const TrainOptions& o, const std::stri
   c.warmup_ratio = o.warmup_ratio;
   c.max_grad_norm = o.max_grad_norm;
   c.bf16_autocast = o.dtype == "bf16";
+  c.device = resolve_device(o.device);
   c.seed = o.seed;
   c.eval_every = o.eval_every;
   c.save_every = o.save_every;
@@ -210,6 +212,8 @@ struct Trainer::Impl {
                         {"num_examples", lengths.size()},
                         {"config", cfg.to_json()},
                         {"rng", cpu_rng_state()}};
+    // Dropout on a GPU draws from its generator: saved too, for an exact resume.
+    if (!cfg.device.is_cpu()) s["device_rng"] = rng_state(cfg.device);
     return s;
   }
 
@@ -242,6 +246,7 @@ struct Trainer::Impl {
     last_metrics = s.at("last_metrics");
     last_eval_step = s.at("last_eval_step");
     set_cpu_rng_state(s.at("rng"));
+    if (!cfg.device.is_cpu() && s.contains("device_rng")) set_rng_state(cfg.device, s.at("device_rng"));
     trim_history(step);
     if (!cfg.quiet) std::cerr << "resuming " << cfg.run_dir << " at step " << step << " (epoch " << epoch + 1 << ")\n";
   }
@@ -254,7 +259,7 @@ struct Trainer::Impl {
     if (!task.has_validation() || last_eval_step == step) return;
     Metrics m;
     {
-      compat::CpuAutocast autocast(cfg.bf16_autocast);
+      compat::Autocast autocast(cfg.device.type(), cfg.bf16_autocast);
       m = task.validate();
     }
     const double score = metric_of(m, cfg.select_metric);
@@ -351,8 +356,11 @@ TrainResult Trainer::run() {
   const bool terminal = ::isatty(STDERR_FILENO);
   int64_t tokens_done = 0, steps_done_here = 0;
   const int64_t log_every = std::max<int64_t>(1, I.steps_per_epoch / 50);
-  double loss_sum_window = 0;
-  int64_t loss_n_window = 0;
+  // Two windows: the progress line's (reset when it prints, which depends on
+  // the terminal) and history.jsonl's (reset at each record), so the history
+  // is the same whether or not anyone watches.
+  double loss_sum_window = 0, loss_sum_history = 0;
+  int64_t loss_n_window = 0, loss_n_history = 0;
 
   TrainResult result;
   auto finish = [&](TrainResult::Status status) {
@@ -390,7 +398,7 @@ TrainResult Trainer::run() {
       for (int64_t k = 0; k < n_micro; ++k) {
         BatchLoss bl;
         {
-          compat::CpuAutocast autocast(cfg.bf16_autocast);
+          compat::Autocast autocast(cfg.device.type(), cfg.bf16_autocast);
           bl = I.task.loss(batches[static_cast<size_t>(I.batch_pos + k)]);
         }
         const double v = bl.loss.item<double>();
@@ -419,16 +427,20 @@ TrainResult Trainer::run() {
       steps_done_here += 1;
       loss_sum_window += step_loss;
       loss_n_window += 1;
+      loss_sum_history += step_loss;
+      loss_n_history += 1;
 
       if (I.step % log_every == 0 || I.batch_pos >= nb) {
         const double el = now_s() - t0;
         I.append_history({{"type", "train"},
                           {"step", I.step},
                           {"epoch", I.epoch + 1},
-                          {"loss", loss_sum_window / static_cast<double>(loss_n_window)},
+                          {"loss", loss_sum_history / static_cast<double>(loss_n_history)},
                           {"lr", lr},
                           {"tokens_per_s", el > 0 ? tokens_done / el : 0.0},
                           {"elapsed_s", el}});
+        loss_sum_history = 0;
+        loss_n_history = 0;
       }
       const double t = now_s();
       if (!cfg.quiet && (t - last_print >= (terminal ? 0.5 : 10.0) || I.step == 1)) {

@@ -72,7 +72,8 @@ struct TrainerConfig {
   std::string schedule = "cosine";  // cosine | linear | constant
   double warmup_ratio = 0.06;
   double max_grad_norm = 1.0;   // 0 = no clipping
-  bool bf16_autocast = false;   // CPU autocast around loss() and validate()
+  bool bf16_autocast = false;   // autocast around loss() and validate(), on `device`
+  torch::Device device = torch::kCPU;  // the model's: its autocast and its generator
   uint64_t seed = 42;           // batch order (dropout RNG is seeded by the method)
   int64_t length_pool_batches = 64;  // see batching.h; 1 = plain shuffling
   int64_t eval_every = 0;       // steps; 0 = at the end of each epoch only
