@@ -73,9 +73,10 @@ case "$LIBTORCH" in
 esac
 
 # QSENTI_INTEROP_PYTHON (scripts/test.sh sets it) turns the interop tests on.
-# ccache keyed on paths relative to the checkout, so clones and worktrees share it.
+# ccache keyed on paths relative to the checkout, so clones and worktrees share it;
+# the sloppiness lets it cache translation units built with the precompiled header.
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  "-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_BASEDIR=$PWD;CCACHE_NOHASHDIR=1;ccache" \
+  "-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_BASEDIR=$PWD;CCACHE_NOHASHDIR=1;CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime;ccache" \
   "${TORCH_ARGS[@]}" \
   -DQSENTI_INTEROP_PYTHON="${QSENTI_INTEROP_PYTHON:-}" >/dev/null
 # Two compile jobs fit the 24 GiB machines; LibTorch translation units are big.

@@ -275,3 +275,26 @@ TEST(TrainerCheckpoint, RngStateRoundTrips) {
 
 }  // namespace
 }  // namespace qsenti
+
+// history.jsonl records the mean loss since its previous record, whether or
+// not a progress line is drawn (it used to share the line's window, reset
+// only when the line printed).
+TEST(TrainerLoop, HistoryLossIsTheSameWithAndWithoutProgress) {
+  auto losses = [](bool quiet) {
+    test::TempDir tmp;
+    ToyTask task;
+    TrainerConfig c = toy_config(tmp.path());
+    c.quiet = quiet;
+    Trainer(task, c).run();
+    std::vector<double> out;
+    std::ifstream h(tmp / "history.jsonl");
+    for (std::string line; std::getline(h, line);) {
+      auto j = nlohmann::json::parse(line);
+      if (j["type"] == "train") out.push_back(j["loss"].get<double>());
+    }
+    return out;
+  };
+  const std::vector<double> quiet = losses(true), shown = losses(false);
+  ASSERT_EQ(quiet.size(), 18u);
+  EXPECT_EQ(quiet, shown);
+}
