@@ -217,8 +217,8 @@ TEST(ServeFake, ConcurrentClientsGetTheirOwnAnswers) {
   std::vector<std::thread> clients;
   for (int c = 0; c < 16; ++c)
     clients.emplace_back([&, c] {
-      auto cli = s.client();
       for (int k = 0; k < 8; ++k) {
+        auto cli = s.client();
         const std::string& t = texts[static_cast<size_t>(c + k) % texts.size()];
         auto r = cli.Post("/predict", json{{"inputs", t}}.dump(), "application/json");
         if (!r || r->status != 200) {

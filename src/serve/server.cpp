@@ -1,6 +1,7 @@
 #include "serve/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -65,6 +66,7 @@ struct Server::Impl {
   Permits permits;
   httplib::Server http;
   int port = 0;
+  int listen_fd = -1;  // to widen the backlog after bind (see bind())
 
   explicit Impl(ServeOptions options) : o(std::move(options)), permits(o.max_concurrent_requests) {}
 
@@ -347,6 +349,10 @@ Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>(std::move(op
   // httplib closes a kept-alive connection after 5 requests by default, which
   // races with clients already sending the next one.
   im->http.set_keep_alive_max_count(100000);
+  im->http.set_socket_options([im](socket_t sock) {
+    httplib::default_socket_options(sock);
+    im->listen_fd = sock;
+  });
   im->add_routes();
 }
 
@@ -362,6 +368,10 @@ int Server::bind() {
   } else {
     im.port = im.http.bind_to_port(im.o.host, im.o.port) ? im.o.port : -1;
   }
+  // Debian's cpp-httplib 0.11 listens with a backlog of 5: many clients
+  // connecting at once overflow it and get reset. Listening again on the same
+  // socket only updates its backlog (Linux).
+  if (im.port >= 0 && im.listen_fd >= 0) ::listen(im.listen_fd, SOMAXCONN);
   if (im.port < 0)
     throw Error("cannot listen on " + im.o.host + ":" + std::to_string(im.o.port) + " (in use, or not an address here)");
   return im.port;
