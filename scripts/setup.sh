@@ -33,6 +33,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
   libgtest-dev libgmock-dev
   ccache                  # rebuilds and clean clones in CI reuse compiled objects
+  libcpp-httplib-dev      # HTTP for `qsenti serve` (split build: header + libcpp-httplib.so)
 )
 
 missing=()

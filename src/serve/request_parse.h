@@ -1,0 +1,42 @@
+#pragma once
+// Request bodies of the HTTP routes, parsed and checked: anything malformed
+// becomes an ApiError (422 Validation, 400 Empty, 413 too many inputs) that
+// names the field and the problem, before any work is queued.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qsenti::serve {
+
+// The body as JSON; 422 naming the position for bad JSON or invalid UTF-8.
+nlohmann::json parse_body(const std::string& body);
+
+struct TextsRequest {
+  std::vector<std::string> texts;
+  bool batch = false;            // answer a list per input (inputs was a list)
+  std::string model;             // "" = the first run
+  bool raw_scores = false;       // /predict
+  std::optional<bool> truncate;  // unset = the server's --auto-truncate
+  bool truncate_left = false;    // truncation_direction "Left"
+  bool add_special_tokens = true;  // /tokenize
+};
+
+// POST /predict (TEI): inputs "a" | ["a"] | [["a"], ["b"]]; raw_scores,
+// truncate, truncation_direction. Text pairs are refused (422).
+TextsRequest parse_predict(const nlohmann::json& body, int64_t max_client_batch_size);
+// POST /classify (vLLM): input "a" | ["a", "b"]; model.
+TextsRequest parse_classify(const nlohmann::json& body, int64_t max_client_batch_size);
+// POST /tokenize (TEI): inputs "a" | ["a", "b"]; add_special_tokens.
+TextsRequest parse_tokenize(const nlohmann::json& body, int64_t max_client_batch_size);
+
+struct DecodeRequest {
+  std::vector<std::vector<int32_t>> ids;
+  bool batch = false;
+  bool skip_special_tokens = true;
+  std::string model;
+};
+// POST /decode (TEI): ids [1, 2] | [[1, 2], [3]]; skip_special_tokens.
+DecodeRequest parse_decode(const nlohmann::json& body, int64_t max_client_batch_size);
+
+}  // namespace qsenti::serve
