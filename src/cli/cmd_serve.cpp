@@ -50,9 +50,8 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--http-threads", s.http_threads, "connection threads (0 = max-concurrent-requests, 8..256)")
       ->capture_default_str();
-  cmd->add_option("--dtype", s.predict.dtype, "auto, fp32 or bf16")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
-      ->capture_default_str();
+  add_dtype_option(cmd, s.predict.dtype, "auto (as trained), fp32 or bf16");
+  add_device_option(cmd, s.predict.device);  // each run's worker thread runs its model there
   add_hf_run_options(cmd, s.predict);
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->footer(
