@@ -11,7 +11,8 @@
 #           (nvcc) must be installed, a GPU need not be
 #   DIR     a LibTorch of your own (the folder holding share/cmake/Torch), into
 #           build-custom/
-#   BUILD_DIR overrides the folder, JOBS the compile jobs.
+#   BUILD_DIR overrides the folder, JOBS the compile jobs, QSENTI_BUILD_TARGETS
+#   the targets (default: all, benchmarks included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,5 +82,7 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   "${TORCH_ARGS[@]}" \
   -DQSENTI_INTEROP_PYTHON="${QSENTI_INTEROP_PYTHON:-}" >/dev/null
 # Two compile jobs fit the 24 GiB machines; LibTorch translation units are big.
-cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}"
+# QSENTI_BUILD_TARGETS limits the build (test.sh's second build skips the benchmarks).
+read -r -a targets <<< "${QSENTI_BUILD_TARGETS:-}"
+cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" ${targets[@]+--target "${targets[@]}"}
 echo "setup: built $BUILD_DIR/qsenti ($LIBTORCH LibTorch)"

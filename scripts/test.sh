@@ -20,7 +20,8 @@ bash scripts/setup.sh
 (cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j "${JOBS:-2}" "$@") || status=1
 if [ "${QSENTI_SKIP_TORCH2:-0}" != 1 ]; then
   echo "test: the same suite on LibTorch 2.x (PyPI wheel)"
-  BUILD_DIR=build-torch2 bash scripts/setup.sh --libtorch pypi
+  # The benchmarks compiled in the first build; here the CLI and the tests.
+  BUILD_DIR=build-torch2 QSENTI_BUILD_TARGETS="qsenti qsenti_tests" bash scripts/setup.sh --libtorch pypi
   build-torch2/qsenti info --system | head -9
   (cd build-torch2 && ctest --output-on-failure -j "${JOBS:-2}" "$@") || status=1
 fi

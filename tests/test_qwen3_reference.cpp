@@ -51,12 +51,14 @@ class Qwen3Reference : public testing::TestWithParam<Case> {
     model_->eval();
   }
 
-  // fp32: 1e-4 as the references promise. bf16: the drift HF itself shows
-  // between its bf16 and fp32 runs, with a small margin.
+  // fp32: 1e-4 as the references promise. bf16: two bf16 runs (ours, HF's)
+  // that each stay within HF's own bf16-vs-fp32 drift d of the fp32 answer
+  // differ by at most 2d. LibTorch 1.13's kernels came within 1.25d, 2.11's
+  // (MKL, newer oneDNN) reach 1.9d on the embedding.
   double tol(const std::string& run, const std::string& field) const {
     if (GetParam().dtype == torch::kFloat32) return 1e-4;
     double d = drift_.at(run).value(field, 0.0);
-    return std::max(1.25 * d, 2e-3);
+    return std::max(2.0 * d, 2e-3);
   }
 
   struct RunOut {

@@ -273,9 +273,6 @@ TEST(TrainerCheckpoint, RngStateRoundTrips) {
   EXPECT_TRUE(torch::equal(a, torch::rand({4})));
 }
 
-}  // namespace
-}  // namespace qsenti
-
 // history.jsonl records the mean loss since its previous record, whether or
 // not a progress line is drawn (it used to share the line's window, reset
 // only when the line printed).
@@ -298,3 +295,6 @@ TEST(TrainerLoop, HistoryLossIsTheSameWithAndWithoutProgress) {
   ASSERT_EQ(quiet.size(), 18u);
   EXPECT_EQ(quiet, shown);
 }
+
+}  // namespace
+}  // namespace qsenti

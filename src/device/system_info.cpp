@@ -68,7 +68,8 @@ nlohmann::json cuda_info() {
                      : std::string();
 #ifdef QSENTI_HAVE_NCCL_VERSION
   const std::uint64_t nccl = torch::cuda::nccl::version();
-  j["nccl"] = std::to_string(nccl / 10000) + "." + std::to_string(nccl / 100 % 100) + "." + std::to_string(nccl % 100);
+  // Packed by torch as major << 32 | minor << 16 | patch.
+  j["nccl"] = std::to_string(nccl >> 32) + "." + std::to_string((nccl >> 16) & 0xffff) + "." + std::to_string(nccl & 0xffff);
 #endif
   nlohmann::json gpus = nlohmann::json::array();
   const bool available = torch::cuda::is_available();
