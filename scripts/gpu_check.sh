@@ -157,10 +157,10 @@ M=$R/model-$SMALL
 rm -rf "$R/runC" "$R/runB"
 run_step train_C 150 "$Q" train --method classifier --model "$M" --train "$DATA" --out "$R/runC" \
   --max-steps "$TRAIN_STEPS" --eval-every "$TRAIN_STEPS" --device "$DEVICE" --quiet &&
-  run_step predict_C 60 "$Q" predict --run "$R/runC" --file "$R/predict.tsv" --out "$R/predict_C.tsv" --device "$DEVICE" --quiet
+  run_step predict_C 60 "$Q" predict --run "$R/runC" --file "$R/predict.tsv" --out "$R/predict_C.jsonl" --device "$DEVICE" --quiet
 run_step train_B 150 "$Q" train --method lora --model "$M" --train "$DATA" --out "$R/runB" \
   --max-steps "$TRAIN_STEPS" --eval-every "$TRAIN_STEPS" --device "$DEVICE" --quiet &&
-  run_step predict_B 60 "$Q" predict --run "$R/runB" --file "$R/predict.tsv" --out "$R/predict_B.tsv" --device "$DEVICE" --quiet
+  run_step predict_B 60 "$Q" predict --run "$R/runB" --file "$R/predict.tsv" --out "$R/predict_B.jsonl" --device "$DEVICE" --quiet
 
 # ------------------------------------------------------------ 4. benchmarks
 # The H200's dense bf16 peak (989 TFLOP/s) for MFU; QSENTI_PEAK_TFLOPS overrides.
