@@ -37,6 +37,9 @@ TEST(DropoutMask, LoraLayerDropsItsInputOnlyInTraining) {
   spec.dropout = 0.25;
   lin->add_lora(spec);
   torch::NoGradGuard ng;
+  // The base weight starts uninitialised (loaders fill it): whatever memory it
+  // got, huge values would drown the adapter's share and the last check.
+  lin->weight.normal_(0.0, 0.1);
   lin->lora_B->weight.normal_();
   torch::Tensor x = torch::randn({16, 64});
   const double scaling = 8.0 / 4;
