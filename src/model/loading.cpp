@@ -1,5 +1,7 @@
 #include "model/loading.h"
 
+#include "util/assets.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -206,24 +208,6 @@ void write_random_model(const Qwen3Config& c, const std::string& dir, uint64_t s
   out.save(dir);
   write_generation_config(out, dir);
   copy_bundled_tokenizer(dir);
-}
-
-std::string assets_dir() {
-  std::vector<fs::path> candidates;
-  if (const char* home = std::getenv("QSENTI_HOME")) candidates.push_back(fs::path(home) / "assets");
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n > 0) {
-    buf[n] = 0;
-    fs::path exe_dir = fs::path(buf).parent_path();
-    candidates.push_back(exe_dir / "assets");
-    candidates.push_back(exe_dir.parent_path() / "assets");
-    candidates.push_back(exe_dir.parent_path() / "share" / "qsenti" / "assets");
-  }
-  candidates.push_back(fs::path(QSENTI_SOURCE_DIR) / "assets");
-  for (const auto& c : candidates)
-    if (fs::exists(c / "qwen3-tokenizer" / "tokenizer.json")) return c.string();
-  throw Error("cannot find qsenti's bundled assets (qwen3-tokenizer/tokenizer.json); set QSENTI_HOME to the qsenti folder");
 }
 
 void copy_bundled_tokenizer(const std::string& dir) {

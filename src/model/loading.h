@@ -46,8 +46,5 @@ void write_random_model(const Qwen3Config& c, const std::string& dir, uint64_t s
 
 // Copies the bundled tokenizer files into a model folder (when absent).
 void copy_bundled_tokenizer(const std::string& dir);
-// The folder holding the bundled assets (tokenizer), found next to the binary,
-// in $QSENTI_HOME or in the source tree it was built from.
-std::string assets_dir();
 
 }  // namespace qsenti

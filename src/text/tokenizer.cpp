@@ -14,6 +14,7 @@
 #include "text/tokenizer_json.h"
 #include "text/unicode.h"
 #include "text/utf8.h"
+#include "util/assets.h"
 #include "util/error.h"
 
 namespace qsenti {
@@ -245,23 +246,7 @@ std::shared_ptr<const Tokenizer> Tokenizer::for_model(const std::string& model_d
 }
 
 std::string Tokenizer::default_path() {
-  const fs::path rel = fs::path("assets") / "qwen3-tokenizer" / "tokenizer.json";
-  std::vector<fs::path> tried;
-#ifdef QSENTI_SOURCE_DIR
-  tried.push_back(fs::path(QSENTI_SOURCE_DIR) / rel);
-#endif
-  if (const char* home = std::getenv("QSENTI_HOME"); home && *home)
-    tried.push_back(fs::path(home) / rel);
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) tried.push_back(exe.parent_path() / rel);
-  std::string list;
-  for (const auto& p : tried) {
-    if (is_file(p)) return p.string();
-    list += "\n  " + p.string();
-  }
-  throw InputError("the bundled tokenizer was not found; looked in:" + list +
-                   "\n(set QSENTI_HOME or pass a tokenizer file)");
+  return (fs::path(assets_dir()) / "qwen3-tokenizer" / "tokenizer.json").string();
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, SpecialTokens mode) const {
