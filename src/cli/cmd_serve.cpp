@@ -10,16 +10,10 @@
 #include "cli/common.h"
 #include "serve/server.h"
 #include "util/error.h"
+#include "util/interrupt.h"
 #include "util/runtime.h"
 
 namespace qsenti::cli {
-
-namespace {
-// SIGTERM/SIGINT only set a flag (all a handler may do); a watcher thread
-// then stops the server, which finishes the requests in flight.
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-}  // namespace
 
 void add_serve_command(CLI::App& app) {
   struct Opts {
@@ -55,7 +49,8 @@ void add_serve_command(CLI::App& app) {
   add_hf_run_options(cmd, s.predict);
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->footer(
-      "Routes: POST /predict /classify /tokenize /decode; GET /info /health /metrics /v1/models.\n"
+      "Routes: POST /predict /classify /embed /v1/embeddings /tokenize /decode; GET /info /health /metrics\n"
+      "/v1/models, and GET / a web page to try the models in a browser (/embed: method A runs).\n"
       "Example:\n"
       "  qsenti serve --run models/classifier-0.6B --port 8080 &\n"
       "  curl -s localhost:8080/predict -H 'Content-Type: application/json' -d '{\"inputs\": \"今天天气真好\"}'\n"
@@ -70,13 +65,14 @@ void add_serve_command(CLI::App& app) {
     }
     serve::Server server(opts);
     const int port = server.bind();
-    std::signal(SIGTERM, on_signal);
-    std::signal(SIGINT, on_signal);
+    // SIGTERM/SIGINT only set a flag (all a handler may do); a watcher thread
+    // then stops the server, which finishes the requests in flight.
+    InterruptScope interrupt_scope;
     std::signal(SIGPIPE, SIG_IGN);  // a client gone mid-answer is not our death
     std::cerr << "qsenti serve: listening on http://" << opts.host << ":" << port << "/" << std::endl;
     std::atomic<bool> done{false};
     std::thread watcher([&server, &done] {
-      while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      while (!interrupt_requested() && !done) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       // stop() is a no-op until listen() has begun: repeat until it returns.
       while (!done) {
         server.stop();
@@ -85,7 +81,6 @@ void add_serve_command(CLI::App& app) {
     });
     server.listen();
     done = true;
-    g_stop = 1;
     watcher.join();
     std::cerr << "qsenti serve: stopped" << std::endl;
   });

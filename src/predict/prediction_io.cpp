@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +13,7 @@
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/interrupt.h"
 #include "util/progress.h"
 
 namespace fs = std::filesystem;
@@ -90,7 +90,7 @@ std::string PredictionWriter::header() const {
   if (include_text_) h += ",text";
   h += ",label,label_name,probability";
   for (const auto& l : labels_) h += "," + csv_field("p_" + l);
-  if (include_true_label_) h += ",true_label";
+  if (include_true_label_) h += ",true_label,true_label_name";
   return h + "\n";
 }
 
@@ -104,7 +104,13 @@ nlohmann::ordered_json PredictionWriter::to_json(const Prediction& p) const {
   nlohmann::ordered_json probs = nlohmann::ordered_json::object();
   for (size_t c = 0; c < labels_.size(); ++c) probs[labels_[c]] = round_probability(p.probabilities.at(c));
   j["probabilities"] = probs;
-  if (include_true_label_ && p.true_label) j["true_label"] = *p.true_label;
+  // In the prediction's own terms (class id and name), so that label ==
+  // true_label compares; a text that names no class keeps its raw form.
+  if (include_true_label_ && p.true_label) {
+    if (p.true_index) j["true_label"] = *p.true_index;
+    else j["true_label"] = nullptr;
+    j["true_label_name"] = p.true_index ? labels_.at(static_cast<size_t>(*p.true_index)) : *p.true_label;
+  }
   return j;
 }
 
@@ -115,8 +121,22 @@ std::string PredictionWriter::format(const Prediction& p) const {
   r += "," + std::to_string(p.label) + "," + csv_field(labels_.at(static_cast<size_t>(p.label))) + "," +
        number(p.probability());
   for (size_t c = 0; c < labels_.size(); ++c) r += "," + number(p.probabilities.at(c));
-  if (include_true_label_) r += "," + (p.true_label ? csv_field(*p.true_label) : std::string());
+  if (include_true_label_) {
+    r += "," + (p.true_index ? std::to_string(*p.true_index) : std::string()) + ",";
+    if (p.true_label) r += csv_field(p.true_index ? labels_.at(static_cast<size_t>(*p.true_index)) : *p.true_label);
+  }
   return r + "\n";
+}
+
+void check_output_path(const std::string& out) {
+  if (out.empty() || out == "-") return;
+  std::error_code ec;
+  if (fs::is_directory(out, ec)) throw Error("--out " + out + " is a folder; name a file such as " +
+                                             (fs::path(out) / "predictions.jsonl").string(), ExitCode::kUsage);
+  // A missing parent folder is made when the job starts; a file in its place is not.
+  for (fs::path p = fs::path(out).parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
+    if (fs::exists(p, ec) && !fs::is_directory(p, ec))
+      throw Error("--out " + out + ": " + p.string() + " is a file, not a folder", ExitCode::kUsage);
 }
 
 std::string partial_path_for(const std::string& out) { return out + ".partial"; }
@@ -131,7 +151,30 @@ struct PartialScan {
   int64_t last_line = 0;       // input line of the last complete row
   uint64_t good_bytes = 0;     // where the last complete row ends
   std::string csv_header;      // first record of a CSV partial
+  int64_t labelled = 0;        // rows whose true label names a class
+  int64_t correct = 0;         // ... and whose prediction is that class
 };
+
+// The fields of one CSV record (RFC 4180 quoting, as csv_field writes them).
+std::vector<std::string> split_csv_record(const std::string& record) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (size_t i = 0; i < record.size(); ++i) {
+    const char c = record[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < record.size() && record[i + 1] == '"') fields.back() += '"', ++i;
+      else if (c == '"') quoted = false;
+      else fields.back() += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else if (c != '\n' && c != '\r') {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
 
 // Reads OUT.partial, trusting only complete rows (a row cut by a crash has
 // no final newline). Rows are in input order, so the last line number says
@@ -185,6 +228,27 @@ PartialScan scan_partial(const std::string& path, OutputFormat format) {
       line = j["line"].get<int64_t>();
     }
     if (line <= scan.last_line) fail("line numbers are not increasing");
+    // The rows' own accuracy, so a resumed job reports it over every row.
+    if (format == OutputFormat::kCsv) {
+      static const std::string kTrue = ",true_label,true_label_name\n";
+      const bool has_truth = scan.csv_header.size() >= kTrue.size() &&
+                             scan.csv_header.compare(scan.csv_header.size() - kTrue.size(), kTrue.size(), kTrue) == 0;
+      if (has_truth) {
+        const auto f = split_csv_record(record);
+        const bool with_text = scan.csv_header.rfind("line,text,", 0) == 0;
+        const size_t label_at = with_text ? 2 : 1;
+        if (f.size() >= label_at + 3 && !f[f.size() - 2].empty()) {
+          ++scan.labelled;
+          scan.correct += f[label_at] == f[f.size() - 2];
+        }
+      }
+    } else {
+      nlohmann::json j = nlohmann::json::parse(record, nullptr, false);
+      if (j.contains("true_label") && j["true_label"].is_number_integer() && j.contains("label")) {
+        ++scan.labelled;
+        scan.correct += j["true_label"] == j["label"];
+      }
+    }
     scan.last_line = line;
     ++scan.rows;
     offset += record.size();
@@ -210,27 +274,6 @@ nlohmann::json job_description(const PredictFileOptions& o, OutputFormat out_for
   j["include_text"] = o.include_text;
   return j;
 }
-
-// Ctrl-C during a file job: finish the batch, keep OUT.partial, report.
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) {
-  if (g_interrupted.exchange(true)) {  // second Ctrl-C: stop now
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
-  }
-}
-
-class SigintGuard {
- public:
-  SigintGuard() {
-    g_interrupted = false;
-    previous_ = std::signal(SIGINT, on_sigint);
-  }
-  ~SigintGuard() { std::signal(SIGINT, previous_); }
-
- private:
-  void (*previous_)(int);
-};
 
 // Rows to expect, for the progress line: newlines in a file (CSV records
 // may span lines, so CSV is counted as unknown).
@@ -265,6 +308,7 @@ PredictFileResult predict_file(TextClassifier& classifier, const PredictFileOpti
   std::ostream& log = o.log ? *o.log : std::cerr;
   if (o.batch_size < 1) throw Error("--batch-size must be at least 1", ExitCode::kUsage);
   const bool to_stdout = o.output == "-";
+  check_output_path(o.output);
   const OutputFormat out_format = o.output_format ? *o.output_format : output_format_for_path(o.output);
   DataFormat in_format = o.input_format;
   if (in_format == DataFormat::kAuto) in_format = data_format_for_path(o.input);
@@ -305,6 +349,8 @@ PredictFileResult predict_file(TextClassifier& classifier, const PredictFileOpti
       done = scan_partial(partial, out_format);
       fs::resize_file(partial, done.good_bytes);
       result.rows_resumed = done.rows;
+      result.labelled = done.labelled;
+      result.correct = done.correct;
       log << "resuming " << partial << ": " << done.rows << " rows done (input up to line " << done.last_line
           << "), predicting the rest\n";
     } else {
@@ -321,7 +367,7 @@ PredictFileResult predict_file(TextClassifier& classifier, const PredictFileOpti
   int64_t batches = 0;
   std::vector<Row> batch;
   batch.reserve(static_cast<size_t>(o.batch_size));
-  SigintGuard sigint;
+  InterruptScope interrupt_scope;  // Ctrl-C or SIGTERM: finish the batch, keep OUT.partial
 
   auto start_output = [&]() {
     // The columns depend on whether the input has labels: known after the first row.
@@ -355,6 +401,7 @@ PredictFileResult predict_file(TextClassifier& classifier, const PredictFileOpti
       preds[i].true_label = batch[i].label_text;
       if (preds[i].true_label) {
         if (auto idx = label_set.index_of(*preds[i].true_label)) {
+          preds[i].true_index = *idx;
           ++result.labelled;
           result.correct += *idx == preds[i].label;
         }
@@ -381,7 +428,7 @@ PredictFileResult predict_file(TextClassifier& classifier, const PredictFileOpti
     batch.push_back(std::move(row));
     if (static_cast<int64_t>(batch.size()) == o.batch_size) {
       flush_batch();
-      if (g_interrupted || (o.stop_after_batches > 0 && batches >= o.stop_after_batches)) {
+      if (interrupt_requested() || (o.stop_after_batches > 0 && batches >= o.stop_after_batches)) {
         result.interrupted = true;
         break;
       }
@@ -395,7 +442,7 @@ PredictFileResult predict_file(TextClassifier& classifier, const PredictFileOpti
   if (!to_stdout) {
     file.close();
     if (result.interrupted) {
-      log << "interrupted: " << (result.rows_resumed + result.rows_written) << " rows are in " << partial
+      log << "interrupted" << (interrupt_requested() ? std::string(" by ") + interrupt_name() : std::string()) << ": " << (result.rows_resumed + result.rows_written) << " rows are in " << partial
           << "; run the same command again to predict the rest\n";
     } else {
       sync_and_rename(partial, o.output);

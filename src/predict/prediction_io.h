@@ -4,12 +4,14 @@
 //
 // Every output row carries the input line number, the text (unless left
 // out), the predicted class id and name, its probability and the
-// probability of every class; rows read with a label also carry it
-// ("true_label"; in CSV the column exists whenever the input can carry
-// labels, empty for rows without one). JSON lines:
+// probability of every class; rows read with a label also carry it in the
+// same terms ("true_label" the class id, "true_label_name" its name; a label
+// naming no class of the run: id null/empty and the raw text as the name; in
+// CSV the columns exist whenever the input can carry labels, empty for rows
+// without one). JSON lines:
 //   {"line":3,"text":"…","label":1,"label_name":"positive","probability":0.93,
-//    "probabilities":{"negative":0.07,"positive":0.93}}
-// CSV: line,text,label,label_name,probability,p_<class>...[,true_label]
+//    "probabilities":{"negative":0.07,"positive":0.93},"true_label":1,"true_label_name":"positive"}
+// CSV: line,text,label,label_name,probability,p_<class>...[,true_label,true_label_name]
 //
 // Resuming: a file job writes OUT.partial (rows flushed after every batch,
 // in input order) and OUT.partial.json (what the job is: input, runs,
@@ -39,7 +41,8 @@ OutputFormat output_format_for_path(const std::string& path);
 struct Prediction {
   int64_t line = 0;                       // input line number (1-based), 0 = not from a file
   std::string text;
-  std::optional<std::string> true_label;  // the input's own label, if it had one
+  std::optional<std::string> true_label;  // the input's own label text, if it had one
+  std::optional<int64_t> true_index;      // its class, when it names one of the run's
   int64_t label = 0;                      // argmax class
   std::vector<float> probabilities;       // one per class
   float probability() const { return probabilities.at(static_cast<size_t>(label)); }
@@ -68,6 +71,11 @@ class PredictionWriter {
   bool include_text_;
   bool include_true_label_;
 };
+
+// A usage error (exit 2) when `out` cannot take the predictions: a folder, a
+// file where a parent folder should be. Checked before any model loads, not
+// after the job.
+void check_output_path(const std::string& out);
 
 // "OUT.partial" and "OUT.partial.json".
 std::string partial_path_for(const std::string& out);
@@ -98,7 +106,7 @@ struct PredictFileOptions {
 struct PredictFileResult {
   int64_t rows_written = 0;   // in this call
   int64_t rows_resumed = 0;   // found done in OUT.partial and skipped
-  int64_t labelled = 0;       // rows written that carried a label known to the classifier
+  int64_t labelled = 0;       // rows (resumed ones included) that carried a label known to the classifier
   int64_t correct = 0;        // ... and were predicted right
   bool interrupted = false;   // Ctrl-C or stop_after_batches: OUT.partial stays, OUT not written
   std::vector<BadRow> bad_rows;

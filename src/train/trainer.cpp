@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +19,7 @@
 #include "train/train_options.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/interrupt.h"
 #include "util/progress.h"
 #include "util/torch_compat.h"
 
@@ -27,34 +27,6 @@ namespace fs = std::filesystem;
 
 namespace qsenti {
 namespace {
-
-std::atomic<bool> g_interrupt{false};
-
-void on_trainer_sigint(int) {
-  g_interrupt.store(true);
-  // A second Ctrl-C kills the process the usual way.
-  std::signal(SIGINT, SIG_DFL);
-}
-
-// Installs the SIGINT handler for its lifetime and restores the previous one.
-class SigintScope {
- public:
-  explicit SigintScope(bool on) : on_(on) {
-    if (!on_) return;
-    g_interrupt.store(false);
-    struct sigaction sa {};
-    sa.sa_handler = on_trainer_sigint;
-    sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGINT, &sa, &prev_);
-  }
-  ~SigintScope() {
-    if (on_) ::sigaction(SIGINT, &prev_, nullptr);
-  }
-
- private:
-  bool on_;
-  struct sigaction prev_ {};
-};
 
 double now_s() {
   using namespace std::chrono;
@@ -76,8 +48,6 @@ std::string fmt(double v, int precision = 4) {
 }
 
 }  // namespace
-
-bool interrupt_requested() { return g_interrupt.load(); }
 
 namespace {
 std::atomic<int> g_allocator_scopes{0};
@@ -338,7 +308,7 @@ bool Trainer::restore_best() {
 TrainResult Trainer::run() {
   auto& I = *impl_;
   const auto& cfg = config_;
-  SigintScope sigint(cfg.handle_sigint);
+  InterruptScope interrupt_scope(cfg.handle_sigint);  // SIGINT and SIGTERM
   TrainingAllocatorScope allocator;
   if (cfg.resume) I.resume_from_checkpoint();
   else if (!cfg.resume) {
@@ -474,7 +444,8 @@ TrainResult Trainer::run() {
       if (interrupted()) {
         if (!saved) I.checkpoint();
         if (!cfg.quiet && terminal) std::cerr << "\n";
-        throw Error("interrupted at step " + std::to_string(I.step) + "; checkpoint saved; continue with --resume " +
+        throw Error("interrupted" + (interrupt_requested() ? std::string(" by ") + interrupt_name() : std::string()) +
+                        " at step " + std::to_string(I.step) + "; checkpoint saved; continue with --resume " +
                         cfg.run_dir,
                     ExitCode::kInterrupted);
       }

@@ -84,7 +84,7 @@ struct TrainerConfig {
   bool resume = false;          // continue from run_dir's latest checkpoint
   bool quiet = false;
   std::string label = "train";  // progress line prefix
-  bool handle_sigint = true;    // install the Ctrl-C handler while run() runs
+  bool handle_sigint = true;    // handle SIGINT and SIGTERM (util/interrupt.h) while run() runs
   // Testing: behave as if Ctrl-C arrived right after this optimizer step (0 = never).
   int64_t interrupt_after_step = 0;
 
@@ -150,9 +150,5 @@ class TrainingAllocatorScope {
   TrainingAllocatorScope(const TrainingAllocatorScope&) = delete;
   TrainingAllocatorScope& operator=(const TrainingAllocatorScope&) = delete;
 };
-
-// Set by the SIGINT handler the Trainer installs while running; exposed so a
-// method's long preparation (tokenising) can poll it too.
-bool interrupt_requested();
 
 }  // namespace qsenti
