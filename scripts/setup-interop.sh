@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes (or reuses) the virtual environment of the interop tests: torch 2.x,
-# transformers, peft, safetensors and tokenizers from PyPI, pinned in
+# transformers, peft, safetensors, tokenizers and selenium from PyPI, pinned in
 # scripts/interop-requirements.txt. Prints the environment's python on stdout.
 #
 #   QSENTI_INTEROP_VENV   where it lives (default ~/.cache/qsenti/interop-venv,
@@ -10,6 +10,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${QSENTI_INTEROP_VENV:-$HOME/.cache/qsenti/interop-venv}
+# The browser check (check_web_page.py) drives Debian's chromium; the CJK font
+# lets its screenshots show the posts.
+browser=()
+for p in chromium chromium-driver fonts-noto-cjk; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || browser+=("$p")
+done
+if ((${#browser[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup-interop: installing ${browser[*]}" >&2
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${browser[@]}" >&2
+fi
 REQ=scripts/interop-requirements.txt
 want=$(sha256sum "$REQ" | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.qsenti-req" 2>/dev/null)" = "$want" ]; then
@@ -29,6 +41,6 @@ rm -f "$VENV/.qsenti-req"
 "$PY" -m venv "$VENV" >&2
 "$VENV/bin/python" -m pip install -q --upgrade pip >&2
 "$VENV/bin/python" -m pip install -q -r "$REQ" >&2
-"$VENV/bin/python" -c 'import torch, transformers, peft, safetensors, tokenizers' >&2
+"$VENV/bin/python" -c 'import torch, transformers, peft, safetensors, tokenizers, selenium' >&2
 echo "$want" > "$VENV/.qsenti-req"
 echo "$VENV/bin/python"

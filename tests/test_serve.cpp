@@ -2,6 +2,9 @@
 // client), on a tiny trained method-A run and on fake classifiers; answers
 // equal `qsenti predict` for the same texts; concurrent clients; the batcher.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
 #include <httplib.h>
 
 #include <filesystem>
@@ -207,6 +210,109 @@ TEST(ServeFake, ApiKeyAndOverload) {
   EXPECT_EQ(ok->status, 200) << ok->body;
   expect_error(s.post("/predict", R"({"inputs": [["a"], ["b"]]})", key), 429, "Overloaded");
   EXPECT_EQ(s.client().Get("/health")->status, 200);  // open without the key
+}
+
+// A method-A stand-in: its vector of a text is (bytes, 1, 0, 0) / norm.
+class FakeEmbedder : public test::FakeClassifier {
+ public:
+  using FakeClassifier::FakeClassifier;
+  bool can_embed() const override { return true; }
+  torch::Tensor embed(const std::vector<std::string>& texts) override {
+    torch::Tensor v = torch::zeros({static_cast<int64_t>(texts.size()), 4});
+    for (size_t i = 0; i < texts.size(); ++i) {
+      v[static_cast<int64_t>(i)][0] = static_cast<double>(texts[i].size());
+      v[static_cast<int64_t>(i)][1] = 1.0;
+    }
+    return torch::nn::functional::normalize(v, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  }
+};
+
+std::vector<float> fake_vector(const std::string& text) {
+  const double n = std::sqrt(static_cast<double>(text.size() * text.size()) + 1.0);
+  return {static_cast<float>(text.size() / n), static_cast<float>(1.0 / n), 0.0f, 0.0f};
+}
+
+void expect_vector(const std::vector<float>& got, const std::vector<float>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << i;
+}
+
+TEST(ServeFake, EmbeddingsInTeiAndOpenAiShapes) {
+  TempDir tmp;
+  serve::ServeOptions o = fake_options(tmp);
+  std::filesystem::create_directories(tmp / "emb");
+  test::make_fake_run(tmp / "emb", "embedding", "0.6B", 0.0);
+  o.runs = {{"clf", tmp / "fake"}, {"emb", tmp / "emb"}};
+  o.loader = [](const std::string& dir, const PredictOptions&) -> std::unique_ptr<TextClassifier> {
+    RunManifest m = RunManifest::load(dir);
+    if (m.method == "embedding") return std::make_unique<FakeEmbedder>(m);
+    return std::make_unique<ExplodingClassifier>(m);
+  };
+  RunningServer s(o);
+  // No model named: the first run that embeds, though the first run does not.
+  auto r = s.post("/embed", R"({"inputs": "好"})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json j = body_of(r);
+  ASSERT_EQ(j.size(), 1u);
+  expect_vector(j[0].get<std::vector<float>>(), fake_vector("好"));
+  r = s.post("/embed", R"({"inputs": ["ab", "c"], "model": "emb"})");
+  j = body_of(r);
+  ASSERT_EQ(j.size(), 2u);
+  expect_vector(j[1].get<std::vector<float>>(), fake_vector("c"));
+  expect_error(s.post("/embed", R"({"inputs": "x", "model": "clf"})"), 400, "Validation");
+  expect_error(s.post("/embed", R"({"inputs": "x", "normalize": false})"), 422, "Validation");
+
+  r = s.post("/v1/embeddings", R"({"input": ["ab", "c"], "model": "emb"})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  j = body_of(r);
+  EXPECT_EQ(j["object"], "list");
+  EXPECT_EQ(j["model"], "emb");
+  ASSERT_EQ(j["data"].size(), 2u);
+  EXPECT_EQ(j["data"][1]["index"], 1);
+  EXPECT_EQ(j["data"][1]["object"], "embedding");
+  expect_vector(j["data"][0]["embedding"].get<std::vector<float>>(), fake_vector("ab"));
+  EXPECT_GT(j["usage"]["prompt_tokens"].get<int64_t>(), 0);
+  // base64: the float32 bytes, little-endian, as OpenAI's clients decode them.
+  r = s.post("/v1/embeddings", R"({"input": "ab", "encoding_format": "base64"})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string b64 = body_of(r)["data"][0]["embedding"].get<std::string>();
+  const std::string table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string bytes;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    acc = (acc << 6) | static_cast<uint32_t>(table.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  ASSERT_EQ(bytes.size(), 16u);
+  std::vector<float> decoded(4);
+  std::memcpy(decoded.data(), bytes.data(), 16);
+  expect_vector(decoded, fake_vector("ab"));
+  expect_error(s.post("/v1/embeddings", R"({"input": [1, 2, 3]})"), 422, "Validation");
+  expect_error(s.post("/v1/embeddings", R"({"input": "x", "dimensions": 2})"), 422, "Validation");
+}
+
+TEST(ServeFake, TheWebPageIsServedOpenAndCallsTheApi) {
+  TempDir tmp;
+  serve::ServeOptions o = fake_options(tmp);
+  o.api_key = "sekret";
+  RunningServer s(o);
+  auto page = s.client().Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);  // the page itself needs no key; its calls send it
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  for (const char* part : {"<textarea id=\"texts\"", "id=\"classify\"", "id=\"model\"", "fetch(path",
+                           "\"/predict\"", "\"/v1/models\"", "Authorization"})
+    EXPECT_NE(page->body.find(part), std::string::npos) << part;
+  // Nothing is loaded from elsewhere: the page works offline.
+  EXPECT_EQ(page->body.find("http://"), std::string::npos);
+  EXPECT_EQ(page->body.find("https://"), std::string::npos);
 }
 
 TEST(ServeFake, ConcurrentClientsGetTheirOwnAnswers) {

@@ -1,5 +1,7 @@
 #include "methods/classifier.h"
 
+#include "io/weight_store.h"
+
 #include <filesystem>
 
 #include "methods/hf_run.h"
@@ -15,7 +17,18 @@ std::string run_base_model(const std::string& run_dir, const RunManifest& m, con
                      (peft ? " is not a local folder; give it with --base DIR"
                            : " not found (moved? give its folder with --base DIR)"));
   }
+  // The adapter (B, C with LoRA) was trained on these exact weights: on any
+  // other it would answer, wrongly, without a word.
+  if (!m.base_model_fingerprint.empty() && model_fingerprint(base) != m.base_model_fingerprint)
+    throw InputError(run_dir + ": base model " + base +
+                     " changed since training (its fingerprint differs from manifest.json's); the adapter only "
+                     "fits the weights it was trained on: restore them, or give their folder with --base DIR");
   return base;
+}
+
+torch::Tensor TextClassifier::embed(const std::vector<std::string>&) {
+  throw Error("a " + manifest().method + " run has no sentence vectors to give; embeddings come from method A "
+              "(embedding) runs");
 }
 
 std::string run_adapter_dir(const std::string& run_dir, const RunManifest& m) {

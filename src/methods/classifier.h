@@ -30,6 +30,11 @@ class TextClassifier {
   const std::vector<std::string>& labels() const { return manifest().labels; }
   // Probabilities [texts.size(), labels().size()] (fp32 on the CPU, rows sum to 1).
   virtual torch::Tensor predict_proba(const std::vector<std::string>& texts) = 0;
+  // The vectors the run classifies from, for runs that have them (method A:
+  // Qwen3-Embedding's L2-normalised last-token vectors, [texts.size(), dim],
+  // fp32 on the CPU). Other runs: can_embed() false, embed() an Error.
+  virtual bool can_embed() const { return false; }
+  virtual torch::Tensor embed(const std::vector<std::string>& texts);
 };
 
 // Opens a run folder and builds the method's classifier from its manifest.

@@ -93,11 +93,15 @@ std::string train_embedding_method(const TrainOptions& o) {
   Dataset& test = data.test;
   const std::string& valid_source = data.valid_source;
   const auto& names = train.label_set.names();
-  std::cout << "method A (embedding): " << model_dir << (size.empty() ? "" : " (" + size + ")") << "\n"
+  // Progress and notes go to standard error (stdout is for results, as in
+  // methods B and C), and nowhere under --quiet.
+  std::ostream quiet_sink(nullptr);
+  std::ostream& log = o.quiet ? quiet_sink : std::cerr;
+  log << "method A (embedding): " << model_dir << (size.empty() ? "" : " (" + size + ")") << "\n"
             << "data: " << train.size() << " train, " << valid.size() << " valid (" << valid_source << ")"
             << (test.size() ? ", " + std::to_string(test.size()) + " test" : std::string()) << "; labels";
-  for (const auto& n : names) std::cout << " " << n;
-  std::cout << "\n";
+  for (const auto& n : names) log << " " << n;
+  log << "\n";
 
   // Vectors, from the cache where possible.
   EmbedderOptions eo;
@@ -115,14 +119,14 @@ std::string train_embedding_method(const TrainOptions& o) {
   for (const Dataset* d : {&train, &valid, &test}) all.insert(all.end(), d->texts.begin(), d->texts.end());
   CachedEmbedStats cs;
   torch::Tensor X = embed_with_cache(embedder, cache.get(), all, &cs);
-  std::cout << describe(cs) << "\n";
+  log << describe(cs) << "\n";
   if (embedder.stats().forward_passes > 0) {
     const EmbedStats& es = embedder.stats();
-    std::cout << "embedded " << es.texts << " texts in " << fixed(es.seconds, 1) << " s ("
+    log << "embedded " << es.texts << " texts in " << fixed(es.seconds, 1) << " s ("
               << format_rate(es.texts / std::max(es.seconds, 1e-9)) << " texts/s, " << embedder.dtype_name()
               << ", padding " << fixed(100 * es.padding_overhead(), 1) << "% of real tokens)\n";
   } else {
-    std::cout << "no forward pass: every vector came from the cache\n";
+    log << "no forward pass: every vector came from the cache\n";
   }
   const int64_t ntr = static_cast<int64_t>(train.size()), nva = static_cast<int64_t>(valid.size()),
                 nte = static_cast<int64_t>(test.size());
@@ -148,7 +152,7 @@ std::string train_embedding_method(const TrainOptions& o) {
     best_state.clear();
     for (const auto& p : head->parameters()) best_state.push_back(p.detach().clone());
   };
-  std::cout << "head: " << o.head << " on " << embedder.dim() << "-d vectors; " << epochs << " epochs, batch "
+  log << "head: " << o.head << " on " << embedder.dim() << "-d vectors; " << epochs << " epochs, batch "
             << batch_size << ", lr " << lr << ", AdamW (weight decay " << o.weight_decay << "), seed " << o.seed << "\n";
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
@@ -168,11 +172,11 @@ std::string train_embedding_method(const TrainOptions& o) {
       seen += n;
       if (o.max_steps > 0 && ++steps >= o.max_steps) break;
     }
-    std::cout << "epoch " << epoch << "/" << epochs << "  train loss " << fixed(loss_sum / std::max<int64_t>(seen, 1));
+    log << "epoch " << epoch << "/" << epochs << "  train loss " << fixed(loss_sum / std::max<int64_t>(seen, 1));
     if (nva > 0) {
       Metrics m = evaluate_head(head, Xva, valid.labels, names);
       const bool improved = !best || better(m, *best);
-      std::cout << "  valid acc " << fixed(m.accuracy) << "  weighted F1 " << fixed(m.weighted_f1) << "  macro F1 "
+      log << "  valid acc " << fixed(m.accuracy) << "  weighted F1 " << fixed(m.weighted_f1) << "  macro F1 "
                 << fixed(m.macro_f1) << "  loss " << fixed(m.log_loss) << (improved ? "  (best)" : "");
       if (improved) {
         best = m;
@@ -183,7 +187,7 @@ std::string train_embedding_method(const TrainOptions& o) {
       best_epoch = epoch;
       snapshot();
     }
-    std::cout << std::endl;
+    log << std::endl;
     if (o.max_steps > 0 && steps >= o.max_steps) break;
   }
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -192,7 +196,7 @@ std::string train_embedding_method(const TrainOptions& o) {
     auto params = head->parameters();
     for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_state[i]);
   }
-  std::cout << "head trained in " << fixed(train_s, 1) << " s; keeping epoch " << best_epoch << "\n";
+  log << "head trained in " << fixed(train_s, 1) << " s; keeping epoch " << best_epoch << "\n";
 
   // Run folder.
   fs::create_directories(out);
@@ -220,12 +224,12 @@ std::string train_embedding_method(const TrainOptions& o) {
   if (nva > 0) {
     Metrics vm = evaluate_head(head, Xva, valid.labels, names);
     m.metrics["valid"] = to_json(vm);
-    std::cout << "\nvalidation (" << nva << " examples, epoch " << best_epoch << "):\n" << format_report(vm);
+    log << "\nvalidation (" << nva << " examples, epoch " << best_epoch << "):\n" << format_report(vm);
   }
   if (nte > 0) {
     Metrics tm = evaluate_head(head, Xte, test.labels, names);
     m.metrics["test"] = to_json(tm);
-    std::cout << "\ntest (" << o.test_path << ", " << nte << " examples):\n" << format_report(tm);
+    log << "\ntest (" << o.test_path << ", " << nte << " examples):\n" << format_report(tm);
   }
   m.created = utc_now_iso8601();
   m.save(out);
@@ -269,6 +273,11 @@ class EmbeddingClassifier : public TextClassifier {
   torch::Tensor predict_proba(const std::vector<std::string>& texts) override {
     torch::Tensor x = embed_with_cache(*embedder_, cache_.get(), texts);
     return head_probabilities(head_, x);
+  }
+
+  bool can_embed() const override { return true; }
+  torch::Tensor embed(const std::vector<std::string>& texts) override {
+    return embed_with_cache(*embedder_, cache_.get(), texts);
   }
 
  private:

@@ -122,6 +122,36 @@ TextsRequest parse_tokenize(const json& body, int64_t max_batch) {
   return r;
 }
 
+TextsRequest parse_embed(const json& body, int64_t max_batch) {
+  TextsRequest r;
+  r.model = get_model(body);
+  if (!get_bool(body, "normalize", true))
+    throw ApiError::validation("`normalize`: false is not offered; the vectors are L2-normalised, as "
+                               "Qwen3-Embedding's last-token pooling defines them");
+  if (body.contains("truncate") && !body["truncate"].is_null()) r.truncate = get_bool(body, "truncate", false);
+  read_flat(required(body, "inputs"), "inputs", max_batch, r);
+  r.batch = true;  // TEI answers a list of vectors either way
+  return r;
+}
+
+TextsRequest parse_openai_embeddings(const json& body, int64_t max_batch) {
+  TextsRequest r;
+  r.model = get_model(body);
+  const json& in = required(body, "input");
+  if (in.is_array() && !in.empty() && (in[0].is_number_integer() || in[0].is_array()))
+    throw ApiError::validation("`input` as token ids is not accepted; send text");
+  read_flat(in, "input", max_batch, r);
+  r.batch = true;
+  if (auto it = body.find("encoding_format"); it != body.end() && !it->is_null()) {
+    const std::string f = it->is_string() ? it->get<std::string>() : "";
+    if (f == "base64") r.base64 = true;
+    else if (f != "float") throw ApiError::validation("`encoding_format` must be \"float\" or \"base64\"");
+  }
+  if (auto it = body.find("dimensions"); it != body.end() && !it->is_null())
+    throw ApiError::validation("`dimensions` is not offered: the vectors keep the model's own size");
+  return r;
+}
+
 DecodeRequest parse_decode(const json& body, int64_t max_batch) {
   DecodeRequest r;
   r.model = get_model(body);

@@ -20,6 +20,7 @@ struct TextsRequest {
   std::optional<bool> truncate;  // unset = the server's --auto-truncate
   bool truncate_left = false;    // truncation_direction "Left"
   bool add_special_tokens = true;  // /tokenize
+  bool base64 = false;           // /v1/embeddings encoding_format "base64"
 };
 
 // POST /predict (TEI): inputs "a" | ["a"] | [["a"], ["b"]]; raw_scores,
@@ -29,6 +30,13 @@ TextsRequest parse_predict(const nlohmann::json& body, int64_t max_client_batch_
 TextsRequest parse_classify(const nlohmann::json& body, int64_t max_client_batch_size);
 // POST /tokenize (TEI): inputs "a" | ["a", "b"]; add_special_tokens.
 TextsRequest parse_tokenize(const nlohmann::json& body, int64_t max_client_batch_size);
+
+// POST /embed (TEI): inputs "a" | ["a", "b"]; normalize (only true: the
+// vectors are L2-normalised as Qwen3-Embedding defines them), truncate.
+TextsRequest parse_embed(const nlohmann::json& body, int64_t max_client_batch_size);
+// POST /v1/embeddings (OpenAI): input "a" | ["a", "b"]; model,
+// encoding_format float | base64. Token-id inputs and `dimensions` are refused.
+TextsRequest parse_openai_embeddings(const nlohmann::json& body, int64_t max_client_batch_size);
 
 struct DecodeRequest {
   std::vector<std::vector<int32_t>> ids;

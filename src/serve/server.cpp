@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "methods/classifier.h"
@@ -16,6 +17,7 @@
 #include "serve/batch_queue.h"
 #include "serve/metrics.h"
 #include "serve/request_parse.h"
+#include "serve/web_page.h"
 #include "text/byte_level.h"
 #include "text/tokenizer.h"
 #include "util/error.h"
@@ -39,7 +41,31 @@ struct ServedRun {
   std::shared_ptr<const Tokenizer> tokenizer;
   int64_t max_input_length = 512;
   std::unique_ptr<BatchQueue> queue;
+  // Method A runs also answer /embed through a queue of their own; the two
+  // workers take turns on the one model.
+  std::unique_ptr<BatchQueue> embed_queue;
+  std::shared_ptr<std::mutex> model_mu = std::make_shared<std::mutex>();
 };
+
+// Standard base64 of bytes (OpenAI's encoding_format "base64": float32, little-endian).
+std::string base64(const unsigned char* p, size_t n) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  for (size_t i = 0; i < n; i += 3) {
+    const uint32_t v = (uint32_t(p[i]) << 16) | (i + 1 < n ? uint32_t(p[i + 1]) << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+    out += k[(v >> 18) & 63];
+    out += k[(v >> 12) & 63];
+    out += i + 1 < n ? k[(v >> 6) & 63] : '=';
+    out += i + 2 < n ? k[v & 63] : '=';
+  }
+  return out;
+}
+
+std::vector<float> floats_of(const torch::Tensor& row) {
+  torch::Tensor t = row.to(torch::kFloat32).contiguous();
+  return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+}
 
 // Non-blocking permits, one per input: overload answers 429 at once.
 class Permits {
@@ -97,10 +123,38 @@ struct Server::Impl {
       r->max_input_length = o.max_input_length > 0 ? o.max_input_length : trained;
       TextClassifier* clf = r->classifier.get();
       BatchLimits limits{o.max_batch_tokens, o.max_batch_requests, o.batch_wait_ms};
+      std::shared_ptr<std::mutex> mu = r->model_mu;
       r->queue = std::make_unique<BatchQueue>(
-          r->name, [clf](const std::vector<std::string>& t) { return clf->predict_proba(t); }, limits, &metrics);
+          r->name,
+          [clf, mu](const std::vector<std::string>& t) {
+            std::lock_guard<std::mutex> lock(*mu);
+            return clf->predict_proba(t);
+          },
+          limits, &metrics);
+      if (clf->can_embed())
+        r->embed_queue = std::make_unique<BatchQueue>(
+            r->name,
+            [clf, mu](const std::vector<std::string>& t) {
+              std::lock_guard<std::mutex> lock(*mu);
+              return clf->embed(t);
+            },
+            limits, &metrics);
       runs.push_back(std::move(r));
     }
+  }
+
+  // The run /embed answers with: the one named, else the first that embeds.
+  ServedRun& embedding_run(const std::string& name) {
+    if (name.empty()) {
+      for (auto& r : runs)
+        if (r->embed_queue) return *r;
+      throw ApiError(400, "Validation", "no served run gives embeddings (method A, embedding, runs do)");
+    }
+    ServedRun& r = run_named(name);
+    if (!r.embed_queue)
+      throw ApiError(400, "Validation", "'" + r.name + "' is a " + r.manifest.method +
+                                            " run, not an embedding model (method A runs give embeddings)");
+    return r;
   }
 
   ServedRun& run_named(const std::string& name) {
@@ -145,6 +199,12 @@ struct Server::Impl {
 
   // Runs the request's inputs through the run's queue; the probabilities.
   std::vector<torch::Tensor> classify(ServedRun& run, const TextsRequest& req, httplib::Response& res) {
+    return run_inputs(run, *run.queue, req, res);
+  }
+
+  // Runs the request's inputs through one of the run's queues; a row each.
+  std::vector<torch::Tensor> run_inputs(ServedRun& run, BatchQueue& queue, const TextsRequest& req,
+                                        httplib::Response& res) {
     const auto t0 = Clock::now();
     int64_t tokens = 0;
     auto inputs = prepare(run, req, tokens);
@@ -164,7 +224,7 @@ struct Server::Impl {
       in.job = job;
       in.enqueued = now;
     }
-    run.queue->submit(std::move(inputs));
+    queue.submit(std::move(inputs));
     if (!job->wait()) throw ApiError::backend(job->error());
     int64_t chars = 0;
     for (const auto& t : req.texts) chars += static_cast<int64_t>(t.size());
@@ -284,6 +344,29 @@ struct Server::Impl {
                             {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}),
                       "application/json");
     }));
+    http.Post("/embed", route("embed", [this](const json& b, httplib::Response& res) {
+      TextsRequest r = parse_embed(b, o.max_client_batch_size);
+      ServedRun& run = embedding_run(r.model);
+      json out = json::array();
+      for (const auto& row : run_inputs(run, *run.embed_queue, r, res)) out.push_back(floats_of(row));
+      res.set_content(dump(out), "application/json");
+    }));
+    http.Post("/v1/embeddings", route("embeddings", [this](const json& b, httplib::Response& res) {
+      TextsRequest r = parse_openai_embeddings(b, o.max_client_batch_size);
+      ServedRun& run = embedding_run(r.model);
+      auto rows = run_inputs(run, *run.embed_queue, r, res);
+      json data = json::array();
+      for (size_t i = 0; i < rows.size(); ++i) {
+        std::vector<float> v = floats_of(rows[i]);
+        json e = r.base64 ? json(base64(reinterpret_cast<const unsigned char*>(v.data()), v.size() * sizeof(float)))
+                          : json(v);
+        data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", e}});
+      }
+      const int64_t tokens = std::stoll(res.get_header_value("x-compute-tokens"));
+      res.set_content(dump({{"object", "list"}, {"data", data}, {"model", run.name},
+                            {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}),
+                      "application/json");
+    }));
     http.Post("/tokenize", route("tokenize", [this](const json& b, httplib::Response& res) {
       TextsRequest r = parse_tokenize(b, o.max_client_batch_size);
       ServedRun& run = run_named(r.model);
@@ -320,6 +403,10 @@ struct Server::Impl {
                         {"method", r->manifest.method}, {"labels", r->manifest.labels}});
       res.set_content(dump({{"object", "list"}, {"data", data}}), "application/json");
     }, false));
+    // The page is static and open; the API calls it makes carry the key.
+    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(web_page_html(), "text/html; charset=utf-8");
+    });
     // Health and metrics answer without the key, as load balancers and scrapers expect.
     http.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
@@ -358,7 +445,10 @@ Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>(std::move(op
 
 Server::~Server() {
   stop();
-  for (auto& r : impl_->runs) r->queue.reset();  // drain and join the workers
+  for (auto& r : impl_->runs) {  // drain and join the workers
+    r->queue.reset();
+    r->embed_queue.reset();
+  }
 }
 
 int Server::bind() {

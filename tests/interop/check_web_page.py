@@ -1,0 +1,149 @@
+"""`qsenti serve`'s web page in a real browser (Debian's chromium, driven by
+selenium from PyPI), as a user would use it:
+
+ 1. a server with an API key: the page loads, says it cannot list the models
+    without the key, and lists them once the key is typed;
+ 2. posts typed one per line are classified; every label's probability shown
+    equals what `qsenti predict` gives for that text (its 6 decimals);
+ 3. an empty submission shows an error instead of a request.
+
+The model is `qsenti init --num-labels 3` (a transformers classifier folder,
+which serve opens as a run): three labels, so the order of the bars matters.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+TEXTS = ["今天天气真好，出去走走", "太失望了，再也不来了", "一般般吧"]
+KEY = "page-key"
+
+
+def start_server(qsenti, run, log_path):
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([qsenti, "serve", "--run", f"weibo={run}", "--port", "0", "--api-key", KEY,
+                             "--threads", "1"], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text = open(log_path, encoding="utf-8", errors="replace").read()
+        m = re.search(r"listening on http://[^:]+:(\d+)/", text)
+        if m:
+            return proc, int(m.group(1))
+        if proc.poll() is not None:
+            raise common.CheckFailure(f"serve exited with {proc.returncode}: {text}")
+        time.sleep(0.2)
+    proc.kill()
+    raise common.CheckFailure("serve did not start listening within 120 s")
+
+
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = next((b for b in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(b)), None)
+    driver = next((d for d in ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver") if os.path.exists(d)), None)
+    if not binary or not driver:
+        raise common.CheckFailure("chromium and chromium-driver are not installed (scripts/setup-interop.sh installs them)")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1100,900"):
+        opts.add_argument(a)
+    return webdriver.Chrome(service=Service(driver), options=opts)
+
+
+def wait_for(what, fn, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            v = fn()
+            if v:
+                return v
+        except Exception:  # the page is still changing under us
+            pass
+        time.sleep(0.2)
+    raise common.CheckFailure(f"timed out waiting for {what}")
+
+
+def main(report):
+    args = common.parse_args(__doc__)
+    from selenium.webdriver.common.by import By
+
+    with tempfile.TemporaryDirectory(prefix="qsenti-web-") as tmp:
+        run = os.path.join(tmp, "clf")
+        common.run_qsenti(args.qsenti, ["init", "--preset", "tiny", "--num-labels", "3", "--dtype", "fp32",
+                                        "--seed", "11", "--out", run])
+        expected = []
+        for t in TEXTS:
+            out = common.run_qsenti(args.qsenti, ["predict", "--run", run, "--text", t, "--json", "--quiet"])
+            expected.append(json.loads(out.stdout.decode("utf-8").strip().splitlines()[0])["probabilities"])
+        labels = list(expected[0].keys())
+
+        proc, port = start_server(args.qsenti, run, os.path.join(tmp, "serve.log"))
+        driver = None
+        try:
+            driver = browser()
+            driver.get(f"http://127.0.0.1:{port}/")
+            err = wait_for("the page to report the missing key",
+                           lambda: driver.find_element(By.ID, "error").text)
+            if "401" not in err and "nauthorized" not in err:
+                report.fail(f"without the key the page says {err!r}, not that it was refused")
+            key = driver.find_element(By.ID, "api-key")
+            key.send_keys(KEY)
+            driver.execute_script("arguments[0].dispatchEvent(new Event('change'))", key)
+            options = wait_for("the model list", lambda: driver.find_elements(By.CSS_SELECTOR, "#model option"))
+            names = [o.get_attribute("value") for o in options]
+            if names != ["weibo"]:
+                report.fail(f"the model list is {names}, expected ['weibo']")
+
+            # Nothing typed: an error, no request.
+            driver.find_element(By.ID, "classify").click()
+            msg = wait_for("the empty-input message", lambda: driver.find_element(By.ID, "error").text)
+            if "at least one text" not in msg:
+                report.fail(f"an empty submission shows {msg!r}")
+
+            box = driver.find_element(By.ID, "texts")
+            box.send_keys("\n".join(TEXTS))
+            driver.find_element(By.ID, "classify").click()
+            rows = wait_for("the results", lambda: (lambda r: r if len(r) == len(TEXTS) else None)(
+                driver.find_elements(By.CSS_SELECTOR, "#results tr.result")))
+            worst, agree = 0.0, 0
+            for i, row in enumerate(rows):
+                shown_text = row.find_element(By.CSS_SELECTOR, "td.text").text
+                if shown_text != TEXTS[i]:
+                    report.fail(f"row {i + 1} shows {shown_text!r}, typed {TEXTS[i]!r}")
+                shown = {p.get_attribute("data-label"): float(p.get_attribute("data-score"))
+                         for p in row.find_elements(By.CSS_SELECTOR, "span.prob")}
+                if sorted(shown) != sorted(labels):
+                    report.fail(f"row {i + 1} shows labels {sorted(shown)}, the run has {sorted(labels)}")
+                    continue
+                worst = max(worst, max(abs(shown[l] - expected[i][l]) for l in labels))
+                top = row.find_element(By.CSS_SELECTOR, "td.label").text
+                agree += top == max(expected[i], key=expected[i].get)
+            report.worst(f"page probability vs qsenti predict ({len(TEXTS)} texts x {len(labels)} labels)",
+                         worst, 2e-6)
+            report.worst("rows whose top label differs from predict's", len(TEXTS) - agree, 0)
+            shot = os.environ.get("QSENTI_WEB_SCREENSHOT")
+            if shot:
+                driver.save_screenshot(shot)
+                print(f"screenshot {shot}")
+        finally:
+            if driver is not None:
+                driver.quit()
+            proc.terminate()
+            try:
+                rc = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = None
+            if rc != 0:
+                report.fail(f"serve ended with {rc} after SIGTERM (expected a clean exit 0)")
+
+
+if __name__ == "__main__":
+    common.main_guard("check_web_page", main)
