@@ -65,18 +65,18 @@ step "models: a random tiny Qwen3 (hidden 128, 4 layers, the real 151,936-token 
 COMMON=(--train "$DEMO/data/train.tsv" --seed 42 --max-length 64 --dtype fp32)
 
 step "method A (embedding): frozen embedding vectors + MLP head"
-run train --method embedding --model "$MODELS/Qwen3-Embedding-tiny" --out "$MODELS/embedding-tiny" \
+run train --method embedding --model "$MODELS/Qwen3-Embedding-tiny" --out "$MODELS/embedding-tiny" --overwrite \
   "${COMMON[@]}" --epochs 20 --cache-dir "$DEMO/cache"
 
 step "method C (classifier): full fine-tuning of the tiny Qwen3 with a score head"
-run train --method classifier --full --model "$MODELS/Qwen3-tiny" --out "$MODELS/classifier-tiny" \
+run train --method classifier --full --model "$MODELS/Qwen3-tiny" --out "$MODELS/classifier-tiny" --overwrite \
   "${COMMON[@]}" --epochs "${DEMO_C_EPOCHS:-2}" --batch-size 16 --lr 1e-3
 
 if [ "${DEMO_SKIP_LORA:-0}" != 1 ]; then
   step "method B (lora): LoRA instruction tuning, answers 负面/正面"
   echo "(B teaches a language model to answer a label word; a random model has no language to build"
   echo " on, so expect chance-level accuracy here: B needs real Qwen3 weights)"
-  run train --method lora --model "$MODELS/Qwen3-tiny" --out "$MODELS/lora-tiny" \
+  run train --method lora --model "$MODELS/Qwen3-tiny" --out "$MODELS/lora-tiny" --overwrite \
     "${COMMON[@]}" --epochs 1 --batch-size 16 --lr 2e-3 --lora-r 8 --lora-alpha 16 --max-steps 40
 fi
 

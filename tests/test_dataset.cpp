@@ -98,6 +98,41 @@ TEST(LabelSet, InferRules) {
   EXPECT_TRUE(LabelSet::infer({}).empty());
 }
 
+TEST(LabelSet, StrayLabelsAreTheSlipsNotTheClasses) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(LabelSet::stray_labels({"0", "1", "1", "0", "7"}), V{"7"});          // a gap
+  EXPECT_EQ(LabelSet::stray_labels({"0", "1", "good", "1", "0"}), V{"good"});    // a word among digits
+  EXPECT_EQ(LabelSet::stray_labels({"good", "bad", "bad", "1"}), V{"1"});        // a digit among words
+  EXPECT_EQ(LabelSet::stray_labels({"9", "0", "1", "2", "3", "3"}), V{"9"});
+  // Deliberate sets: aliases mixed, contiguous integers, names.
+  EXPECT_TRUE(LabelSet::stray_labels({"0", "positive", "neg", "正面"}).empty());
+  EXPECT_TRUE(LabelSet::stray_labels({"1", "2", "3", "4", "5"}).empty());
+  EXPECT_TRUE(LabelSet::stray_labels({"-1", "0", "1"}).empty());
+  EXPECT_TRUE(LabelSet::stray_labels({"negative", "neutral", "positive"}).empty());
+  EXPECT_TRUE(LabelSet::stray_labels({}).empty());
+}
+
+TEST(Dataset, AStrayLabelIsRefusedWithItsLineUnlessDeclared) {
+  // Before: "7" made a 3-class set {0, 1, 7} and the binary names were lost.
+  const std::string text = "好\t1\n差\t0\n中\t7\n棒\t1\n";
+  EXPECT_EQ(read_error(text, "x.tsv", {}),
+            "x.tsv:3: label '7' does not fit the labels of the other rows (0, 1): a typo? fix the row, or "
+            "declare the classes with --labels");
+  EXPECT_NE(read_error("好\t1\n差\t0\n中\tgood\n", "x.tsv", {}).find("x.tsv:3: label 'good'"), std::string::npos);
+  // Skipping bad rows drops it and keeps the binary set.
+  ReadOptions skip;
+  skip.skip_bad_rows = true;
+  Dataset ds = read_string(text, "x.tsv", skip);
+  EXPECT_EQ(ds.label_set, LabelSet::binary());
+  EXPECT_EQ(ds.lines, (std::vector<int64_t>{1, 2, 4}));
+  ASSERT_EQ(ds.bad_rows.size(), 1u);
+  EXPECT_EQ(ds.bad_rows[0].line, 3);
+  // Declared classes take it as a class.
+  ReadOptions declared;
+  declared.labels = LabelSet({"0", "1", "7"});
+  EXPECT_EQ(read_string(text, "x.tsv", declared).labels, (std::vector<int64_t>{1, 0, 2, 1}));
+}
+
 // ---------------------------------------------------------------- formats
 
 TEST(DataFormat, FromExtensionAndName) {

@@ -304,7 +304,7 @@ TEST(EmbeddingMethod, EndToEndTrainEvalAndSecondRunFromCache) {
   auto init = test::run_qsenti("init --preset tiny --seed 5 --dtype fp32 --out " + dir / "model", true);
   ASSERT_EQ(init.exit_code, 0) << init.output;
   const std::string common = "train --method embedding --model " + dir / "model" + " --train " + data +
-                             " --epochs 3 --seed 7 --quiet --threads 1 --cache-dir " + dir / "cache";
+                             " --epochs 3 --seed 7 --threads 1 --cache-dir " + dir / "cache";
   auto first = test::run_qsenti(common + " --out " + dir / "run1", true);
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("embedding cache: 0/"), std::string::npos) << first.output;
@@ -364,6 +364,10 @@ TEST(EmbeddingMethod, EndToEndTrainEvalAndSecondRunFromCache) {
   EXPECT_EQ(hits, of) << second.output;
   EXPECT_GT(std::stoll(hits), 500);
   EXPECT_EQ(RunManifest::load(dir / "run2").extra.at("head"), "logreg");
+  // --quiet: nothing but the result, on stdout (it once printed every epoch there).
+  auto quiet = test::run_qsenti(common + " --quiet --out " + dir / "run3");
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.output;
+  EXPECT_EQ(quiet.output, "run saved in " + dir / "run3" + "\n");
 
   // Prediction reads the vectors back and matches what training reported.
   PredictOptions po;

@@ -138,6 +138,19 @@ TEST_F(InteractiveTest, PredictAppRunsTheLoopOnStdinAndLoadAllCompares) {
   run_predict(r, s);
   EXPECT_NE(out.str().find("ensemble (mean)"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("classifier-0.6B"), std::string::npos);
+  // Several runs, none chosen, texts from a pipe: refused, not read as menu answers.
+  r.load_all = false;
+  std::istringstream in3("好\n坏\n");
+  s.in = &in3;
+  out.str("");
+  try {
+    run_predict(r, s);
+    ADD_FAILURE() << out.str();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kUsage);
+    EXPECT_NE(std::string(e.what()).find("choose one with --run"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(out.str(), "");
 }
 
 // The binary on a pseudo-terminal: the menu shows up, and it answers. Uses

@@ -79,14 +79,24 @@ TEST(PredictRows, JsonLineCarriesLineTextLabelAndEveryProbability) {
 
 TEST(PredictRows, CsvQuotesTextsAndNamesColumns) {
   PredictionWriter w(OutputFormat::kCsv, {"negative", "positive"}, true, true);
-  EXPECT_EQ(w.header(), "line,text,label,label_name,probability,p_negative,p_positive,true_label\n");
+  EXPECT_EQ(w.header(), "line,text,label,label_name,probability,p_negative,p_positive,true_label,true_label_name\n");
   Prediction p;
   p.line = 3;
   p.text = "a \"quoted\", text\nover two lines";
   p.label = 0;
   p.probabilities = {0.75f, 0.25f};
   p.true_label = "1";
-  EXPECT_EQ(w.format(p), "3,\"a \"\"quoted\"\", text\nover two lines\",0,negative,0.75,0.75,0.25,1\n");
+  p.true_index = 1;
+  EXPECT_EQ(w.format(p), "3,\"a \"\"quoted\"\", text\nover two lines\",0,negative,0.75,0.75,0.25,1,positive\n");
+  // A label naming no class: no id, the raw text.
+  p.true_label = "maybe";
+  p.true_index.reset();
+  EXPECT_EQ(w.format(p).substr(w.format(p).size() - 8), ",,maybe\n");
+  PredictionWriter json(OutputFormat::kJsonl, {"negative", "positive"}, false, true);
+  p.true_label = "pos";
+  p.true_index = 1;
+  EXPECT_EQ(json.to_json(p)["true_label"], 1);  // compares with "label"
+  EXPECT_EQ(json.to_json(p)["true_label_name"], "positive");
   PredictionWriter no_text(OutputFormat::kCsv, {"negative", "positive"}, false, false);
   p.true_label.reset();
   EXPECT_EQ(no_text.format(p), "3,0,negative,0.75,0.75,0.25\n");
@@ -137,7 +147,8 @@ TEST(PredictFile, ReadsTsvCsvJsonlAndPlainText) {
     EXPECT_EQ(rows[0].contains("true_label"), cs.labelled);
     EXPECT_FALSE(rows[2].contains("true_label"));
     if (cs.labelled) {
-      EXPECT_EQ(rows[0]["true_label"], "1");
+      EXPECT_EQ(rows[0]["true_label"], 1);
+      EXPECT_EQ(rows[0]["true_label_name"], "positive");
       EXPECT_EQ(r.labelled, 2);
       EXPECT_EQ(r.correct, 2);
     }
@@ -162,11 +173,11 @@ TEST(PredictFile, WritesCsvAndStreamsThroughGivenStreams) {
   std::getline(lines, row1);
   std::getline(lines, row2);
   // Standard input is read as TSV, which can carry labels: the column is there, empty.
-  EXPECT_EQ(header, "line,label,label_name,probability,p_negative,p_positive,true_label");
+  EXPECT_EQ(header, "line,label,label_name,probability,p_negative,p_positive,true_label,true_label_name");
   EXPECT_EQ(row1.substr(0, 13), "1,1,positive,");
-  EXPECT_EQ(row1.back(), ',');
+  EXPECT_EQ(row1.substr(row1.size() - 2), ",,");  // no label: both true-label columns empty
   EXPECT_EQ(row2.substr(0, 13), "2,0,negative,");
-  EXPECT_EQ(row2.substr(row2.size() - 2), ",0");
+  EXPECT_EQ(row2.substr(row2.size() - 11), ",0,negative");
 }
 
 TEST(PredictFile, BadRowsStopOrAreSkipped) {
@@ -203,7 +214,7 @@ TEST(PredictFile, ResumesAnInterruptedJobWithoutRedoingRows) {
     auto reference = fake();
     auto full = quiet_options(dir / "in.tsv", dir / ("full" + ext));
     full.batch_size = 3;
-    predict_file(*reference, full);
+    const PredictFileResult whole = predict_file(*reference, full);
     const std::string expected = slurp(full.output);
 
     auto first = fake();
@@ -228,6 +239,10 @@ TEST(PredictFile, ResumesAnInterruptedJobWithoutRedoingRows) {
     EXPECT_FALSE(r2.interrupted);
     EXPECT_EQ(r2.rows_resumed, 6);
     EXPECT_EQ(r2.rows_written, 5);
+    // The accuracy it reports covers every row, the resumed ones too.
+    EXPECT_EQ(whole.labelled, 11);
+    EXPECT_EQ(r2.labelled, whole.labelled);
+    EXPECT_EQ(r2.correct, whole.correct);
     ASSERT_EQ(second->seen->size(), 5u) << "rows 1-6 must not be predicted again";
     EXPECT_EQ((*second->seen)[0], "好评7");
     EXPECT_EQ(slurp(o.output), expected);
@@ -411,6 +426,31 @@ TEST_F(PredictAppTest, FileJobWithLoadAllWritesTheEnsemble) {
     EXPECT_EQ(e.code(), ExitCode::kInterrupted);
   }
   EXPECT_EQ(read_jsonl(slurp(partial_path_for(r.out))).size(), 1u);
+}
+
+TEST_F(PredictAppTest, AnOutputThatCannotBeWrittenIsRefusedBeforeAnyModelLoads) {
+  make_fake_run(dir / "models/embedding-0.6B", "embedding", "0.6B", 0);
+  test::write_file(dir / "in.txt", "好\n");
+  std::filesystem::create_directories(dir / "outdir");
+  for (const std::string& out : {dir / "outdir", dir / "o.txt"}) {
+    PredictRequest r = request();
+    r.file = dir / "in.txt";
+    r.out = out;
+    auto s = streams();
+    auto loads = std::make_shared<int>(0);
+    auto inner = s.load;
+    s.load = [loads, inner](const std::string& d) {
+      ++*loads;
+      return inner(d);
+    };
+    try {
+      run_predict(r, s);
+      ADD_FAILURE() << out;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::kUsage) << out << ": " << e.what();
+    }
+    EXPECT_EQ(*loads, 0) << out;
+  }
 }
 
 TEST_F(PredictAppTest, UsageErrors) {

@@ -14,6 +14,7 @@ void add_init_command(CLI::App& app) {
     std::string preset = "tiny", out, dtype = "bf16";
     uint64_t seed = 0;
     int64_t num_labels = 0;
+    bool overwrite = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("init", "Write a randomly initialised Qwen3 model in Hugging Face layout");
@@ -26,6 +27,7 @@ void add_init_command(CLI::App& app) {
   cmd->add_option("--num-labels", o->num_labels,
                   "write a Qwen3ForSequenceClassification with this many labels (0 = causal LM)")
       ->capture_default_str();
+  cmd->add_flag("--overwrite", o->overwrite, "replace a model already in --out instead of refusing");
   cmd->footer(
       "The folder holds config.json, model.safetensors (sharded with an index above 4 GiB, as the\n"
       "4B and 8B releases), generation_config.json and the bundled tokenizer: transformers loads it\n"
@@ -40,6 +42,7 @@ void add_init_command(CLI::App& app) {
       c.pad_token_id = 151643;
     }
     const torch::Dtype dtype = parse_dtype(o->dtype);
+    refuse_existing_output(o->out, o->overwrite, "model");
     auto t0 = std::chrono::steady_clock::now();
     write_random_model(c, o->out, o->seed, dtype);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,4 +1,5 @@
 // qsenti train: one command for the three methods.
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -7,50 +8,135 @@
 #include "cli/size_prompt.h"
 #include "train/train_options.h"
 #include "util/error.h"
+#include "util/interrupt.h"
 #include "util/runtime.h"
 
 namespace qsenti::cli {
 
+namespace {
+
+// Options only some methods read. Given to another method they would be
+// silently ignored, so they are refused (exit 2) before anything loads.
+struct MethodOnly {
+  const char* option;
+  std::vector<std::string> methods;
+};
+const std::vector<MethodOnly>& method_only_options() {
+  static const std::vector<MethodOnly> table{
+      {"--resume", {"lora", "classifier"}},
+      {"--schedule", {"lora", "classifier"}},
+      {"--warmup-ratio", {"lora", "classifier"}},
+      {"--grad-accum", {"lora", "classifier"}},
+      {"--max-grad-norm", {"lora", "classifier"}},
+      {"--grad-checkpointing", {"lora", "classifier"}},
+      {"--eval-every", {"lora", "classifier"}},
+      {"--save-every", {"lora", "classifier"}},
+      {"--keep-checkpoints", {"lora", "classifier"}},
+      {"--lora-r", {"lora", "classifier"}},
+      {"--lora-alpha", {"lora", "classifier"}},
+      {"--lora-dropout", {"lora", "classifier"}},
+      {"--rslora", {"lora", "classifier"}},
+      {"--lora-targets", {"lora", "classifier"}},
+      {"--full", {"classifier"}},
+      {"--template", {"lora"}},
+      {"--label-words", {"lora"}},
+      {"--head", {"embedding"}},
+      {"--instruction", {"embedding"}},
+      {"--cache-dir", {"embedding"}},
+      {"--no-cache", {"embedding"}},
+  };
+  return table;
+}
+
+// --method (or, with --resume alone, the method the run folder records) and
+// --train are required; options the method does not read are refused.
+void check_train_command_line(const CLI::App& cmd, TrainOptions& o) {
+  if (o.method.empty()) {
+    if (o.resume.empty())
+      throw Error("--method is required (embedding, lora or classifier), or --resume RUN to continue a run",
+                  ExitCode::kUsage);
+    o.method = saved_train_options(o.resume).method;
+  }
+  if (o.resume.empty() && o.train_path.empty()) throw Error("--train is required", ExitCode::kUsage);
+  for (const auto& m : method_only_options()) {
+    if (cmd.count(m.option) == 0) continue;
+    if (std::find(m.methods.begin(), m.methods.end(), o.method) != m.methods.end()) continue;
+    std::string which;
+    for (const auto& n : m.methods) which += (which.empty() ? "" : " and ") + n;
+    std::string why = std::string(m.option) + " is not used by method " + o.method + " (only by " + which + ")";
+    if (o.method == "embedding" && std::string(m.option) == "--resume")
+      why += "; method A trains its head in seconds from cached vectors: run the same command again";
+    throw Error(why, ExitCode::kUsage);
+  }
+}
+
+}  // namespace
+
 void add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
+  auto overwrite = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("train", "Train a sentiment classifier (methods A embedding, B lora, C classifier)");
   cmd->add_option("--method", o->method,
                   "embedding: frozen Qwen3-Embedding + small head (A); lora: LoRA instruction tuning with label "
                   "words (B); classifier: score head on Qwen3, LoRA or --full (C)")
-      ->required()
       ->check(CLI::IsMember({"embedding", "lora", "classifier"}));
   cmd->add_option("--model", o->model, "base model folder (Hugging Face layout); default models/Qwen3[-Embedding]-<size>");
   cmd->add_option("--model-size", o->model_size,
                   "0.6B, 4B or 8B: picks defaults (batch, lr, LoRA rank) and the conventional folders; asked for on "
                   "a terminal when neither --model nor --model-size is given (0.6B in scripts)")
       ->check(CLI::IsMember({"0.6B", "4B", "8B"}));
-  cmd->add_option("--train", o->train_path, "training data: TSV (text<TAB>label), CSV (label,review), or JSON lines")->required();
+  cmd->add_option("--train", o->train_path, "training data: TSV (text<TAB>label), CSV (label,review), or JSON lines");
   cmd->add_option("--valid", o->valid_path, "validation data; default: a stratified, seeded split of --train");
   cmd->add_option("--test", o->test_path, "test data, evaluated once with the best checkpoint");
   cmd->add_option("--format", o->data_format, "data format: auto (from the extension), tsv, csv, jsonl")->capture_default_str();
   cmd->add_option("--out", o->out, "run folder to write; default models/<method>-<size>");
   cmd->add_flag("--skip-bad-rows", o->skip_bad_rows, "skip malformed rows (reported) instead of stopping");
-  cmd->add_option("--valid-fraction", o->valid_fraction, "share of --train held out when no --valid is given")->capture_default_str();
+  cmd->add_option("--labels", o->labels,
+                  "the classes, comma separated, in order (default: inferred from --train; a label that looks "
+                  "like a slip, such as 7 or good among 0/1, is refused unless declared here)")
+      ->delimiter(',');
+  cmd->add_option("--valid-fraction", o->valid_fraction, "share of --train held out when no --valid is given")
+      ->check(open_fraction())
+      ->capture_default_str();
 
-  cmd->add_option("--epochs", o->epochs, "passes over the training data (default: by method)");
-  cmd->add_option("--batch-size", o->batch_size, "texts per step (default by size: A 32/16/8, B and C 16/8/4)");
-  cmd->add_option("--lr", o->lr, "peak learning rate (default by size and method; C: LoRA 2e-4/1e-4/5e-5 for 0.6B/4B/8B, --full 2e-5; a model of no known size, e.g. a small one trained from scratch: batch 32 and lr 1e-3 with --full, 2e-4 with LoRA; C trains 3 epochs by default)");
+  cmd->add_option("--epochs", o->epochs, "passes over the training data (default: by method)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", o->batch_size, "texts per step (default by size: A 32/16/8, B and C 16/8/4)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", o->lr, "peak learning rate (default by size and method; C: LoRA 2e-4/1e-4/5e-5 for 0.6B/4B/8B, --full 2e-5; a model of no known size, e.g. a small one trained from scratch: batch 32 and lr 1e-3 with --full, 2e-4 with LoRA; C trains 3 epochs by default)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "seed for the split, shuffling, dropout and initialisation")->capture_default_str();
-  cmd->add_option("--max-length", o->max_length, "tokens per example at most (longer texts are truncated)")->capture_default_str();
+  cmd->add_option("--max-length", o->max_length, "tokens per example at most (longer texts are truncated)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   add_dtype_option(cmd, o->dtype, "auto, fp32 or bf16 (bf16 autocast; auto = bf16 for real-size models)");
   add_device_option(cmd, o->device);
-  cmd->add_option("--weight-decay", o->weight_decay, "AdamW weight decay")->capture_default_str();
-  cmd->add_option("--warmup-ratio", o->warmup_ratio, "share of steps with linear warm-up")->capture_default_str();
+  cmd->add_option("--weight-decay", o->weight_decay, "AdamW weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--warmup-ratio", o->warmup_ratio, "share of steps with linear warm-up")
+      ->check(closed_fraction())
+      ->capture_default_str();
   cmd->add_option("--schedule", o->schedule, "learning-rate decay after warm-up: cosine, linear or constant")
       ->check(CLI::IsMember({"cosine", "linear", "constant"}))
       ->capture_default_str();
-  cmd->add_option("--grad-accum", o->grad_accum, "batches per optimizer step (gradient accumulation)")->capture_default_str();
-  cmd->add_option("--max-grad-norm", o->max_grad_norm, "gradient clipping norm (0 = off)")->capture_default_str();
+  cmd->add_option("--grad-accum", o->grad_accum, "batches per optimizer step (gradient accumulation)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-grad-norm", o->max_grad_norm, "gradient clipping norm (0 = off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_flag("--grad-checkpointing", o->grad_checkpointing, "recompute activations in backward (long texts, less memory)");
-  cmd->add_option("--eval-every", o->eval_every, "validate every N steps (0 = each epoch)")->capture_default_str();
-  cmd->add_option("--save-every", o->save_every, "checkpoint every N steps (0 = at each validation)")->capture_default_str();
-  cmd->add_option("--resume", o->resume, "continue an interrupted run from its folder");
-  cmd->add_option("--max-steps", o->max_steps, "stop after N optimizer steps (0 = run all epochs)")->capture_default_str();
+  cmd->add_option("--eval-every", o->eval_every, "validate every N steps (0 = each epoch)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--save-every", o->save_every, "checkpoint every N steps (0 = at each validation)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--keep-checkpoints", o->keep_checkpoints,
+                "B/C: keep checkpoints/ (the optimizer state, 2x the trained weights) when the run finishes");
+  cmd->add_option("--resume", o->resume, "continue an interrupted run from its folder (alone: its options are saved there)");
+  cmd->add_flag("--overwrite", *overwrite, "replace an existing run or model in --out instead of refusing");
+  cmd->add_option("--max-steps", o->max_steps, "stop after N optimizer steps (0 = run all epochs)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 
   cmd->add_option("--head", o->head, "A: head on the vectors, mlp (Linear-ReLU-Dropout-Linear) or logreg")
       ->check(CLI::IsMember({"mlp", "logreg"}))
@@ -60,9 +146,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--no-cache", o->no_cache, "A: neither read nor write the embedding cache");
 
   cmd->add_flag("--full", o->full, "C: train all weights instead of LoRA adapters");
-  cmd->add_option("--lora-r", o->lora_r, "B/C: LoRA rank (default by size 16/32/64)");
-  cmd->add_option("--lora-alpha", o->lora_alpha, "B/C: LoRA alpha (default by size 32/64/128)");
-  cmd->add_option("--lora-dropout", o->lora_dropout, "B/C: dropout on the LoRA input")->capture_default_str();
+  cmd->add_option("--lora-r", o->lora_r, "B/C: LoRA rank (default by size 16/32/64)")->check(CLI::PositiveNumber);
+  cmd->add_option("--lora-alpha", o->lora_alpha, "B/C: LoRA alpha (default by size 32/64/128)")->check(CLI::PositiveNumber);
+  cmd->add_option("--lora-dropout", o->lora_dropout, "B/C: dropout on the LoRA input")->check(dropout_rate())->capture_default_str();
   cmd->add_flag("--rslora", o->use_rslora, "B/C: rank-stabilised scaling alpha/sqrt(r)");
   cmd->add_option("--lora-targets", o->lora_targets, "B/C: projections to adapt, comma separated")
       ->delimiter(',')
@@ -72,7 +158,7 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--label-words", o->label_words, "B: answer word per label, comma separated (default 负面,正面)")
       ->delimiter(',');
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "no progress output");
 
   cmd->footer(
@@ -85,7 +171,11 @@ void add_train_command(CLI::App& app) {
       "method's weights; use it with `qsenti eval --run` and `qsenti predict --run`. Ctrl-C keeps the last\n"
       "checkpoint; --resume RUN continues. Exit codes: 0 success, 1 failure, 2 bad command line,\n"
       "3 bad input (data, model folder), 130 interrupted.");
-  cmd->callback([o] {
+  cmd->callback([o, overwrite, cmd] {
+    check_train_command_line(*cmd, *o);
+    // For the whole command: SIGTERM or Ctrl-C while the model loads is
+    // answered at the first step (checkpoint, exit 130), not by dying.
+    InterruptScope interrupt_scope;
     resolve_device(o->device);  // a GPU asked for where there is none fails before anything loads
     if (o->threads > 0) init_runtime(o->threads);
     // Without --model-size on a terminal, ask for it as the original did;
@@ -93,6 +183,7 @@ void add_train_command(CLI::App& app) {
     if (o->resume.empty())
       complete_train_paths(o->model, o->out, o->model_size, o->method, stdin_is_terminal(), std::cin, std::cout,
                            std::cerr);
+    if (o->resume.empty()) refuse_existing_output(o->out, *overwrite, "run");
     std::string run;
     if (o->method == "embedding") run = train_embedding_method(*o);
     else if (o->method == "lora") run = train_lora_method(*o);

@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include <filesystem>
+
 #include <cstdio>
 #include <sstream>
 
@@ -32,6 +34,57 @@ void add_device_option(CLI::App* cmd, std::string& device) {
         return std::string();
       })
       ->capture_default_str();
+}
+
+namespace {
+
+std::function<std::string(const std::string&)> fraction_check(bool zero_ok, bool one_ok, const std::string& what) {
+  return [=](const std::string& v) -> std::string {
+    double x = 0;
+    try {
+      size_t used = 0;
+      x = std::stod(v, &used);
+      if (used != v.size()) throw std::invalid_argument(v);
+    } catch (const std::exception&) {
+      return "'" + v + "' is not a number";
+    }
+    if (!(x > 0 || (zero_ok && x == 0)) || !(x < 1 || (one_ok && x == 1)))
+      return "'" + v + "' is out of range: " + what;
+    return "";
+  };
+}
+
+}  // namespace
+
+std::function<std::string(const std::string&)> open_fraction() {
+  return fraction_check(false, false, "a share strictly between 0 and 1");
+}
+std::function<std::string(const std::string&)> dropout_rate() {
+  return fraction_check(true, false, "a rate from 0 up to (not including) 1");
+}
+std::function<std::string(const std::string&)> closed_fraction() {
+  return fraction_check(true, true, "a share from 0 to 1");
+}
+
+void refuse_existing_output(const std::string& out, bool overwrite, const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (out.empty() || !fs::exists(out, ec)) return;
+  if (!fs::is_directory(out, ec)) throw Error("--out " + out + " is a file, not a folder", ExitCode::kUsage);
+  if (fs::is_empty(out, ec)) return;
+  bool ours = false;
+  for (const char* marker : {"manifest.json", "train_options.json", "config.json", "checkpoints", "best", "last"})
+    ours = ours || fs::exists(fs::path(out) / marker, ec);
+  if (!ours)
+    throw Error("--out " + out + " is a folder that holds other files; choose a new or empty folder",
+                ExitCode::kUsage);
+  if (!overwrite) {
+    std::string hint = what == "run" ? ", or --resume " + out + " to continue an interrupted run" : "";
+    throw Error("--out " + out + " already holds a " + what + "; pass --overwrite to replace it" + hint,
+                ExitCode::kUsage);
+  }
+  fs::remove_all(out, ec);
+  if (ec) throw Error("cannot remove " + out + " to overwrite it: " + ec.message());
 }
 
 void add_dtype_option(CLI::App* cmd, std::string& dtype, const std::string& help) {

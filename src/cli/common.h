@@ -2,6 +2,7 @@
 // Small helpers shared by the subcommands.
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,21 @@ void add_hf_run_options(CLI::App* cmd, PredictOptions& options);
 void add_device_option(CLI::App* cmd, std::string& device);
 // --dtype from `choices`; fp16 is refused with the reason (see common.cpp).
 void add_dtype_option(CLI::App* cmd, std::string& dtype, const std::string& help);
+
+// Checks for numeric options (CLI11's PositiveNumber / NonNegativeNumber cover
+// the rest): a value outside them is exit 2 before anything loads, never
+// silently replaced by a default.
+// 0 < x < 1: --valid-fraction.
+std::function<std::string(const std::string&)> open_fraction();
+// 0 <= x < 1: dropout rates.
+std::function<std::string(const std::string&)> dropout_rate();
+// 0 <= x <= 1: --warmup-ratio.
+std::function<std::string(const std::string&)> closed_fraction();
+
+// --out of train and init: an existing run or model there is refused (exit 2)
+// unless `overwrite`, and then removed first so no file of it lingers. A
+// non-empty folder that holds neither is never removed.
+void refuse_existing_output(const std::string& out, bool overwrite, const std::string& what);
 
 torch::Dtype parse_dtype(const std::string& name);  // fp32 | bf16 (| fp16)
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& option);

@@ -1,10 +1,12 @@
 #include "io/dataset.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
@@ -620,6 +622,34 @@ Dataset read_all(RowReader& reader, const ReadOptions& options) {
   if (options.labels) {
     ds.label_set = *options.labels;
   } else {
+    // A stray label would silently become a class of its own (and a binary
+    // file would lose its negative/positive names): refuse it, naming the row.
+    const std::vector<std::string> stray = LabelSet::stray_labels(label_texts);
+    if (!stray.empty()) {
+      std::set<std::string> kept;
+      for (const auto& t : label_texts) {
+        std::string_view s = trim_ascii(t);
+        if (!s.empty() && std::find(stray.begin(), stray.end(), s) == stray.end()) kept.emplace(s);
+      }
+      std::string others;
+      for (const auto& k : kept) others += (others.empty() ? "" : ", ") + k;
+      Dataset filtered;
+      std::vector<std::string> filtered_labels;
+      for (size_t i = 0; i < label_texts.size(); ++i) {
+        const std::string label(trim_ascii(label_texts[i]));
+        if (std::find(stray.begin(), stray.end(), label) == stray.end()) {
+          filtered.texts.push_back(std::move(ds.texts[i]));
+          filtered.lines.push_back(ds.lines[i]);
+          filtered_labels.push_back(std::move(label_texts[i]));
+          continue;
+        }
+        reader.bad_row(ds.lines[i], "label '" + label + "' does not fit the labels of the other rows (" + others +
+                                        "): a typo? fix the row, or declare the classes with --labels");
+      }
+      ds.texts = std::move(filtered.texts);
+      ds.lines = std::move(filtered.lines);
+      label_texts = std::move(filtered_labels);
+    }
     ds.label_set = LabelSet::infer(label_texts);
     ds.labels.reserve(label_texts.size());
     for (const auto& t : label_texts) ds.labels.push_back(*ds.label_set.index_of(t));

@@ -99,6 +99,51 @@ LabelSet LabelSet::infer(const std::vector<std::string>& label_texts) {
   return LabelSet(std::move(names));
 }
 
+std::vector<std::string> LabelSet::stray_labels(const std::vector<std::string>& label_texts) {
+  std::map<std::string, int64_t> rows;  // distinct trimmed text -> rows
+  for (const auto& t : label_texts) {
+    std::string_view s = trim_ascii(t);
+    if (!s.empty()) ++rows[std::string(s)];
+  }
+  if (std::all_of(rows.begin(), rows.end(), [](const auto& r) { return binary_alias(r.first) >= 0; })) return {};
+  int64_t int_rows = 0, other_rows = 0;
+  std::map<int64_t, std::string> ints;
+  for (const auto& [s, n] : rows) {
+    if (auto v = canonical_integer(s)) {
+      int_rows += n;
+      ints.emplace(*v, s);
+    } else {
+      other_rows += n;
+    }
+  }
+  std::vector<std::string> stray;
+  if (int_rows > 0 && other_rows > 0) {
+    const bool ints_are_stray = int_rows < other_rows;
+    for (const auto& [s, n] : rows)
+      if (canonical_integer(s).has_value() == ints_are_stray) stray.push_back(s);
+    return stray;
+  }
+  if (other_rows > 0) return {};
+  // All integers: split into contiguous runs, keep the run with most rows.
+  std::vector<std::vector<int64_t>> runs;
+  for (const auto& [v, s] : ints) {
+    if (runs.empty() || v != runs.back().back() + 1) runs.emplace_back();
+    runs.back().push_back(v);
+  }
+  if (runs.size() == 1) return {};
+  size_t best = 0;
+  int64_t best_rows = -1;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    int64_t n = 0;
+    for (int64_t v : runs[i]) n += rows[ints[v]];
+    if (n > best_rows) best = i, best_rows = n;
+  }
+  for (size_t i = 0; i < runs.size(); ++i)
+    if (i != best)
+      for (int64_t v : runs[i]) stray.push_back(ints[v]);
+  return stray;
+}
+
 const std::string& LabelSet::name(int64_t index) const {
   if (index < 0 || index >= static_cast<int64_t>(names_.size())) {
     throw Error("class index " + std::to_string(index) + " out of range for " +

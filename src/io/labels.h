@@ -11,6 +11,7 @@
 // Any other label set maps label text to a class only by exact name.
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,14 @@ class LabelSet {
   // second file (validation, test) is read, pass it the training set's
   // LabelSet rather than inferring again.
   static LabelSet infer(const std::vector<std::string>& label_texts);
+
+  // The label texts of a file that look like slips rather than classes, so
+  // that inferring a label set from them would quietly add a class: a mix of
+  // integer and other labels ("good" among 0/1: the kind with fewer rows is
+  // the slip), or integers with a gap ("7" among 0/1: those outside the
+  // contiguous run with the most rows). Empty when the set looks deliberate.
+  // Declaring the classes (--labels) is the way to train on such a set.
+  static std::vector<std::string> stray_labels(const std::vector<std::string>& label_texts);
 
   size_t size() const { return names_.size(); }
   bool empty() const { return names_.empty(); }

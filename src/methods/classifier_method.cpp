@@ -201,6 +201,7 @@ std::string train_classifier_method(const TrainOptions& given) {
   else write_adapter_folder(model, o, "SEQ_CLS", {"score"}, (fs::path(run_dir) / "adapter").string());
   m.created = utc_now_iso8601();
   m.save(run_dir);
+  finish_run_folder(run_dir, o);
   return run_dir;
 }
 

@@ -256,6 +256,7 @@ std::string train_lora_method(const TrainOptions& given) {
   write_adapter_folder(model, o, "CAUSAL_LM", {}, (fs::path(run_dir) / "adapter").string());
   m.created = utc_now_iso8601();
   m.save(run_dir);
+  finish_run_folder(run_dir, o);
   return run_dir;
 }
 

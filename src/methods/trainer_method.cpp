@@ -1,5 +1,7 @@
 #include "methods/trainer_method.h"
 
+#include "util/atomic_file.h"
+
 #include <filesystem>
 
 #include "io/weight_store.h"
@@ -36,6 +38,13 @@ void write_adapter_folder(Qwen3& model, const TrainOptions& o, const std::string
   save_peft_adapter(model, ac, tmp);
   fs::remove_all(dir);
   fs::rename(tmp, dir);
+}
+
+void finish_run_folder(const std::string& run_dir, const TrainOptions& o) {
+  if (o.keep_checkpoints) return;
+  std::error_code ec;
+  fs::remove_all(fs::path(run_dir) / "checkpoints", ec);
+  fsync_directory(run_dir);
 }
 
 RunManifest train_and_describe(TrainingTask& task, const TrainOptions& o, const std::string& run_dir,

@@ -21,6 +21,11 @@ void add_lora_adapters(Qwen3& model, const TrainOptions& o);
 void write_adapter_folder(Qwen3& model, const TrainOptions& o, const std::string& task_type,
                           const std::vector<std::string>& modules_to_save, const std::string& dir);
 
+// The end of a finished run: its resume state (checkpoints/, the optimizer's
+// moments: twice the trainable weights again) is removed unless
+// --keep-checkpoints; best/ and the exported weights stay.
+void finish_run_folder(const std::string& run_dir, const TrainOptions& o);
+
 // Trains `task` in `run_dir` (resuming when o.resume says so), keeps the best
 // checkpoint's weights in the model, and returns the manifest of `method` with
 // the base model, labels, options, trainer settings and the validation and

@@ -75,6 +75,9 @@ std::unique_ptr<TextClassifier> open_runs(const std::vector<RunInfo>& runs, cons
 }
 
 int file_job(const PredictRequest& r, const PredictStreams& s, std::ostream& err) {
+  check_output_path(r.out);  // before the models load
+  if (!r.out_format.empty()) parse_output_format(r.out_format);
+  else if (!r.out.empty()) output_format_for_path(r.out);  // an extension it cannot write
   std::vector<RunInfo> runs = runs_for_job(r, err);
   auto classifier = open_runs(runs, s.load);
   PredictFileOptions fo;
@@ -157,6 +160,13 @@ int interactive_job(const PredictRequest& r, const PredictStreams& s, std::ostre
   if (io.runs.empty() && io.initial_run.empty())
     throw InputError("no trained runs in " + r.selection.models_dir +
                      "/ to choose from; train one with `qsenti train`, or give --run RUN_DIR or --models-dir");
+  // From a pipe there is nobody to answer the menu: the texts would be read
+  // as run choices and nothing predicted.
+  if (!s.stdin_is_terminal && !r.load_all && io.initial_run.empty() && io.runs.size() > 1)
+    throw Error("standard input is not a terminal and " + std::to_string(io.runs.size()) + " runs are in " +
+                    r.selection.models_dir + "/: choose one with --run RUN (or --method and --model-size), or "
+                    "compare them all with --load-all",
+                ExitCode::kUsage);
   io.load = s.load;
   io.in = s.in;
   io.out = &out;

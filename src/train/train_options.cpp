@@ -37,6 +37,7 @@ nlohmann::json train_options_to_json(const TrainOptions& o) {
           {"format", o.data_format},
           {"skip_bad_rows", o.skip_bad_rows},
           {"valid_fraction", o.valid_fraction},
+          {"labels", o.labels},
           {"epochs", o.epochs},
           {"batch_size", o.batch_size},
           {"lr", o.lr},
@@ -53,6 +54,7 @@ nlohmann::json train_options_to_json(const TrainOptions& o) {
           {"eval_every", o.eval_every},
           {"save_every", o.save_every},
           {"max_steps", o.max_steps},
+          {"keep_checkpoints", o.keep_checkpoints},
           {"full", o.full},
           {"lora_r", o.lora_r},
           {"lora_alpha", o.lora_alpha},
@@ -85,6 +87,7 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
     read_field(j, "format", o.data_format);
     read_field(j, "skip_bad_rows", o.skip_bad_rows);
     read_field(j, "valid_fraction", o.valid_fraction);
+    read_field(j, "labels", o.labels);
     read_field(j, "epochs", o.epochs);
     read_field(j, "batch_size", o.batch_size);
     read_field(j, "lr", o.lr);
@@ -101,6 +104,7 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
     read_field(j, "eval_every", o.eval_every);
     read_field(j, "save_every", o.save_every);
     read_field(j, "max_steps", o.max_steps);
+    read_field(j, "keep_checkpoints", o.keep_checkpoints);
     read_field(j, "full", o.full);
     read_field(j, "lora_r", o.lora_r);
     read_field(j, "lora_alpha", o.lora_alpha);
@@ -115,17 +119,22 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
   return o;
 }
 
-TrainOptions options_for_resume(const TrainOptions& given, const std::string& method) {
-  const std::string saved = (std::filesystem::path(given.resume) / "train_options.json").string();
+TrainOptions saved_train_options(const std::string& run_dir) {
+  const std::string saved = (std::filesystem::path(run_dir) / "train_options.json").string();
   std::ifstream in(saved);
-  if (!in) throw InputError(saved + ": missing; is " + given.resume + " a " + method + " run folder?");
+  if (!in) throw InputError(saved + ": missing; is " + run_dir + " a run folder written by qsenti train?");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
   } catch (const std::exception& e) {
     throw InputError(saved + ": malformed JSON: " + e.what());
   }
-  TrainOptions o = train_options_from_json(j, saved);
+  return train_options_from_json(j, saved);
+}
+
+TrainOptions options_for_resume(const TrainOptions& given, const std::string& method) {
+  const std::string saved = (std::filesystem::path(given.resume) / "train_options.json").string();
+  TrainOptions o = saved_train_options(given.resume);
   if (o.method != method)
     throw InputError(saved + ": this is a " + o.method + " run; resume it with --method " + o.method);
   o.resume = given.resume;

@@ -20,6 +20,7 @@ struct TrainOptions {
   std::string out;          // run folder
   bool skip_bad_rows = false;
   double valid_fraction = 0.1;  // held out (stratified, seeded) when no --valid
+  std::vector<std::string> labels;  // the classes, in order, when declared (--labels); else inferred
 
   // Optimisation (0 = size default).
   int64_t epochs = 0;
@@ -38,6 +39,7 @@ struct TrainOptions {
   int64_t save_every = 0;   // steps; 0 = at each evaluation
   std::string resume;       // run folder to continue
   int64_t max_steps = 0;    // stop after this many optimizer steps (0 = epochs decide)
+  bool keep_checkpoints = false;  // keep checkpoints/ (optimizer state) after a finished run
 
   // Method A (embedding + head).
   std::string head = "mlp";  // mlp | logreg
@@ -80,6 +82,10 @@ std::string infer_model_size(int64_t hidden_size);
 // fields a method does not use may be absent and keep their defaults.
 nlohmann::json train_options_to_json(const TrainOptions& o);
 TrainOptions train_options_from_json(const nlohmann::json& j, const std::string& source);
+
+// The options saved in RUN/train_options.json. An InputError naming the file
+// when it is missing or malformed.
+TrainOptions saved_train_options(const std::string& run_dir);
 
 // For --resume RUN: the options saved in RUN/train_options.json, with what may
 // change between an interrupted run and its continuation (threads, quiet,

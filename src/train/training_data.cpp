@@ -22,6 +22,7 @@ TrainingData load_training_data(const TrainOptions& o) {
   ReadOptions ro;
   ro.format = parse_data_format(o.data_format);
   ro.skip_bad_rows = o.skip_bad_rows;
+  if (!o.labels.empty()) ro.labels = LabelSet(o.labels);  // declared: any other label is a bad row
   TrainingData d;
   d.train = read_dataset(o.train_path, ro);
   report_bad_rows(d.train);
