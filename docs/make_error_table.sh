@@ -58,17 +58,17 @@ row model "corrupt safetensors" "$Q" train --method classifier --model broken --
 cp -r "$TINY" badcfg && printf '{"hidden_size": "big"' > badcfg/config.json
 row model "malformed config.json" "$Q" train --method classifier --model badcfg --train data.tsv --out r1
 printf '{"model": {"type": "BPE"' > tok.json
-row model "malformed tokenizer.json" "$Q" tokenize --tokenizer tok.json --text x
+row model "malformed tokenizer.json" sh -c "echo x | '$Q' tokenize --tokenizer tok.json"
 # runs
 mkdir -p norun
 row run "folder without manifest.json" "$Q" predict --run norun --text 好
 row run "resume: no checkpoint" "$Q" train --resume norun
 cp -r run moved && sed -i 's|"base_model": "[^"]*"|"base_model": "/gone/model"|' moved/manifest.json
 row run "adapter's base model moved" "$Q" predict --run moved --text 好
-cp -r "$TINY" changed
-"$Q" train --method classifier --model changed --train data.tsv --out runc --epochs 1 --batch-size 8 --lora-r 2 \
+cp -r "$TINY" base2
+"$Q" train --method classifier --model base2 --train data.tsv --out runc --epochs 1 --batch-size 8 --lora-r 2 \
   --lora-alpha 4 --max-length 8 --dtype fp32 --quiet > /dev/null 2>&1
-"$Q" init --preset tiny --dtype fp32 --seed 9 --overwrite --out changed > /dev/null 2>&1
+"$Q" init --preset tiny --dtype fp32 --seed 9 --overwrite --out base2 > /dev/null 2>&1
 row run "adapter's base model changed" "$Q" predict --run runc --text 好
 printf '好\n坏\n' > texts.txt
 "$Q" predict --run run --file texts.txt --out p.jsonl --stop-after-batches 1 --batch-size 1 --quiet > /dev/null 2>&1
@@ -89,7 +89,7 @@ row options "zero batch size" "$Q" train --method classifier --model "$TINY" --t
 row options "warm-up share above 1" "$Q" train --method classifier --model "$TINY" --train data.tsv --warmup-ratio 2
 row options "an option the method ignores" "$Q" train --method embedding --model "$TINY" --train data.tsv --grad-accum 4
 row options "an existing run in --out" "$Q" train --method classifier --model "$TINY" --train data.tsv --out run
-row options "an existing model in --out" "$Q" init --preset tiny --out changed
+row options "an existing model in --out" "$Q" init --preset tiny --out base2
 row options "predict --out is a folder" "$Q" predict --run run --file texts.txt --out norun
 row options "fp16" "$Q" predict --run run --text 好 --dtype fp16
 row options "a GPU that is not there" "$Q" predict --run run --text 好 --device cuda:3

@@ -116,6 +116,18 @@ TEST(CliChecks, InitAndTrainRefuseToOverwriteWithoutTheFlag) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("already holds a run; pass --overwrite to replace it, or --resume"), std::string::npos)
       << r.output;
+  // A start that failed before its first checkpoint (a typo in --train) is
+  // no run to protect: the corrected command just runs.
+  const std::string again = "train --method classifier --model " + model + " --out " + (tmp / "typo") + " --train ";
+  r = test::run_qsenti(again + (tmp / "no-such.tsv"), true);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("cannot open"), std::string::npos) << r.output;
+  r = test::run_qsenti(again + (tmp / "no-such-either.tsv"), true);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_EQ(r.output.find("already holds"), std::string::npos) << r.output;
+  // Bad numbers say what is wanted.
+  r = test::run_qsenti("train --method classifier --model /x --train y --lr -1", true);
+  EXPECT_NE(r.output.find("--lr: '-1' must be above 0"), std::string::npos) << r.output;
 }
 
 TEST(CliChecks, DeclaredLabelsTrainAStraySetThatIsRefusedOtherwise) {

@@ -40,14 +40,14 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option("--format", o->format, "input data format: auto (from the extension), tsv, csv, jsonl, plain")->capture_default_str();
   cmd->add_flag("--json-lines", o->json_lines, "write JSON lines {\"line\", \"text\", \"label\", \"embedding\"} instead of safetensors");
   cmd->add_option("--instruction", o->instruction, "task text; embeds \"Instruct: {task}\\nQuery:{text}\" (model card recipe)");
-  cmd->add_option("--max-length", o->max_length, "tokens per text at most, including the appended <|endoftext|>")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--max-length", o->max_length, "tokens per text at most, including the appended <|endoftext|>")->check(positive())->capture_default_str();
   add_dtype_option(cmd, o->dtype, "auto (bf16 for real-size models, fp32 for small ones), fp32 or bf16");
   add_device_option(cmd, o->device);
-  cmd->add_option("--batch-size", o->batch_size, "texts per forward pass (grouped by length)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "texts per forward pass (grouped by length)")->check(positive())->capture_default_str();
   cmd->add_option("--cache-dir", o->cache_dir, "embedding cache folder (default $QSENTI_CACHE, $XDG_CACHE_HOME/qsenti or ~/.cache/qsenti)");
   cmd->add_flag("--no-cache", o->no_cache, "neither read nor write the embedding cache");
   cmd->add_flag("--skip-bad-rows", o->skip_bad_rows, "skip malformed rows (reported) instead of stopping");
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(non_negative())->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "no progress output");
   cmd->footer(
       "Safetensors output: \"embeddings\" fp32 [N, d] (unit length), \"lines\" int64 [N] (source line of\n"

@@ -26,14 +26,14 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--data", o->data, "labelled data: TSV (text<TAB>label), CSV (label,review) or JSON lines")->required();
   cmd->add_option("--format", o->format, "data format: auto (from the extension), tsv, csv, jsonl")->capture_default_str();
   cmd->add_flag("--json", o->json, "print the metrics as one JSON object instead of the table");
-  cmd->add_option("--batch-size", o->batch_size, "texts per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--max-length", o->max_length, "tokens per text at most (0 = as the run was trained)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "texts per forward pass")->check(positive())->capture_default_str();
+  cmd->add_option("--max-length", o->max_length, "tokens per text at most (0 = as the run was trained)")->check(non_negative())->capture_default_str();
   add_dtype_option(cmd, o->dtype, "auto (as trained), fp32 or bf16");
   add_device_option(cmd, o->hf.device);
   cmd->add_flag("--skip-bad-rows", o->skip_bad_rows,
                 "leave out malformed rows and rows whose label is not one of the run's labels (reported) instead of stopping");
   add_hf_run_options(cmd, o->hf);
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(non_negative())->capture_default_str();
   cmd->footer(
       "Labels in the data are read with the run's label set (for the binary set also 0/1, neg/pos,\n"
       "负面/正面); any other label is a bad row. ROC AUC is reported for two classes.");

@@ -53,14 +53,14 @@ void add_predict_command(CLI::App& app) {
                             "kept for clarity in scripts)");
   cmd->add_flag("--skip-bad-rows", r.skip_bad_rows, "skip malformed input rows (listed at the end) instead of stopping");
   cmd->add_flag("--json", r.json, "answer --text and interactive texts as JSON lines instead of a table");
-  cmd->add_option("--batch-size", r.predict.batch_size, "texts per forward pass (and per flush of --out)")->check(CLI::PositiveNumber)
+  cmd->add_option("--batch-size", r.predict.batch_size, "texts per forward pass (and per flush of --out)")->check(positive())
       ->capture_default_str();
-  cmd->add_option("--max-length", r.predict.max_length, "tokens per text at most (0 = as the run was trained)")->check(CLI::NonNegativeNumber)
+  cmd->add_option("--max-length", r.predict.max_length, "tokens per text at most (0 = as the run was trained)")->check(non_negative())
       ->capture_default_str();
   add_dtype_option(cmd, r.predict.dtype, "auto (as trained), fp32 or bf16");
   add_device_option(cmd, r.predict.device);
   add_hf_run_options(cmd, r.predict);
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(non_negative())->capture_default_str();
   cmd->add_flag("--quiet", r.quiet, "no progress or notes on standard error");
   cmd->add_option("--stop-after-batches", r.stop_after_batches,
                   "stop a --file job as Ctrl-C would after N batches (to try resuming)")

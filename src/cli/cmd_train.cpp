@@ -99,18 +99,18 @@ void add_train_command(CLI::App& app) {
       ->check(open_fraction())
       ->capture_default_str();
 
-  cmd->add_option("--epochs", o->epochs, "passes over the training data (default: by method)")->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", o->epochs, "passes over the training data (default: by method)")->check(positive());
   cmd->add_option("--batch-size", o->batch_size, "texts per step (default by size: A 32/16/8, B and C 16/8/4)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--lr", o->lr, "peak learning rate (default by size and method; C: LoRA 2e-4/1e-4/5e-5 for 0.6B/4B/8B, --full 2e-5; a model of no known size, e.g. a small one trained from scratch: batch 32 and lr 1e-3 with --full, 2e-4 with LoRA; C trains 3 epochs by default)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--seed", o->seed, "seed for the split, shuffling, dropout and initialisation")->capture_default_str();
   cmd->add_option("--max-length", o->max_length, "tokens per example at most (longer texts are truncated)")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   add_dtype_option(cmd, o->dtype, "auto, fp32 or bf16 (bf16 autocast; auto = bf16 for real-size models)");
   add_device_option(cmd, o->device);
-  cmd->add_option("--weight-decay", o->weight_decay, "AdamW weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--weight-decay", o->weight_decay, "AdamW weight decay")->check(non_negative())->capture_default_str();
   cmd->add_option("--warmup-ratio", o->warmup_ratio, "share of steps with linear warm-up")
       ->check(closed_fraction())
       ->capture_default_str();
@@ -118,24 +118,24 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"cosine", "linear", "constant"}))
       ->capture_default_str();
   cmd->add_option("--grad-accum", o->grad_accum, "batches per optimizer step (gradient accumulation)")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   cmd->add_option("--max-grad-norm", o->max_grad_norm, "gradient clipping norm (0 = off)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_flag("--grad-checkpointing", o->grad_checkpointing, "recompute activations in backward (long texts, less memory)");
   cmd->add_option("--eval-every", o->eval_every, "validate every N steps (0 = each epoch)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--save-every", o->save_every, "checkpoint every N steps (0 = at each validation)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_flag("--keep-checkpoints", o->keep_checkpoints,
                 "B/C: keep checkpoints/ (the optimizer state, 2x the trained weights) when the run finishes");
   cmd->add_option("--resume", o->resume, "continue an interrupted run from its folder (alone: its options are saved there)");
   cmd->add_flag("--overwrite", *overwrite, "replace an existing run or model in --out instead of refusing");
   cmd->add_option("--max-steps", o->max_steps, "stop after N optimizer steps (0 = run all epochs)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
 
   cmd->add_option("--head", o->head, "A: head on the vectors, mlp (Linear-ReLU-Dropout-Linear) or logreg")
@@ -146,8 +146,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--no-cache", o->no_cache, "A: neither read nor write the embedding cache");
 
   cmd->add_flag("--full", o->full, "C: train all weights instead of LoRA adapters");
-  cmd->add_option("--lora-r", o->lora_r, "B/C: LoRA rank (default by size 16/32/64)")->check(CLI::PositiveNumber);
-  cmd->add_option("--lora-alpha", o->lora_alpha, "B/C: LoRA alpha (default by size 32/64/128)")->check(CLI::PositiveNumber);
+  cmd->add_option("--lora-r", o->lora_r, "B/C: LoRA rank (default by size 16/32/64)")->check(positive());
+  cmd->add_option("--lora-alpha", o->lora_alpha, "B/C: LoRA alpha (default by size 32/64/128)")->check(positive());
   cmd->add_option("--lora-dropout", o->lora_dropout, "B/C: dropout on the LoRA input")->check(dropout_rate())->capture_default_str();
   cmd->add_flag("--rslora", o->use_rslora, "B/C: rank-stabilised scaling alpha/sqrt(r)");
   cmd->add_option("--lora-targets", o->lora_targets, "B/C: projections to adapt, comma separated")
@@ -158,7 +158,7 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--label-words", o->label_words, "B: answer word per label, comma separated (default 负面,正面)")
       ->delimiter(',');
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(non_negative())->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "no progress output");
 
   cmd->footer(

@@ -56,6 +56,31 @@ std::function<std::string(const std::string&)> fraction_check(bool zero_ok, bool
 
 }  // namespace
 
+std::function<std::string(const std::string&)> positive() {
+  return [](const std::string& v) -> std::string {
+    try {
+      size_t used = 0;
+      const double x = std::stod(v, &used);
+      if (used != v.size()) return "'" + v + "' is not a number";
+      return x > 0 ? "" : "'" + v + "' must be above 0";
+    } catch (const std::exception&) {
+      return "'" + v + "' is not a number";
+    }
+  };
+}
+std::function<std::string(const std::string&)> non_negative() {
+  return [](const std::string& v) -> std::string {
+    try {
+      size_t used = 0;
+      const double x = std::stod(v, &used);
+      if (used != v.size()) return "'" + v + "' is not a number";
+      return x >= 0 ? "" : "'" + v + "' must be 0 or more";
+    } catch (const std::exception&) {
+      return "'" + v + "' is not a number";
+    }
+  };
+}
+
 std::function<std::string(const std::string&)> open_fraction() {
   return fraction_check(false, false, "a share strictly between 0 and 1");
 }
@@ -72,10 +97,16 @@ void refuse_existing_output(const std::string& out, bool overwrite, const std::s
   if (out.empty() || !fs::exists(out, ec)) return;
   if (!fs::is_directory(out, ec)) throw Error("--out " + out + " is a file, not a folder", ExitCode::kUsage);
   if (fs::is_empty(out, ec)) return;
-  bool ours = false;
-  for (const char* marker : {"manifest.json", "train_options.json", "config.json", "checkpoints", "best", "last"})
-    ours = ours || fs::exists(fs::path(out) / marker, ec);
-  if (!ours)
+  auto has = [&](const char* f) { return fs::exists(fs::path(out) / f, ec); };
+  // A run that finished (manifest) or can be resumed (a checkpoint), a model.
+  const bool valuable = has("manifest.json") || has("checkpoints/latest") || has("config.json");
+  // What a start that failed before its first checkpoint leaves: replaced silently.
+  const bool failed_start = !valuable && (has("train_options.json") || has("checkpoints") || has("best"));
+  if (failed_start) {
+    fs::remove_all(out, ec);
+    return;
+  }
+  if (!valuable)
     throw Error("--out " + out + " is a folder that holds other files; choose a new or empty folder",
                 ExitCode::kUsage);
   if (!overwrite) {

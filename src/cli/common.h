@@ -27,6 +27,9 @@ void add_dtype_option(CLI::App* cmd, std::string& dtype, const std::string& help
 // Checks for numeric options (CLI11's PositiveNumber / NonNegativeNumber cover
 // the rest): a value outside them is exit 2 before anything loads, never
 // silently replaced by a default.
+// x > 0 and x >= 0, with a message that says so (CLI11's own prints DBL_MAX).
+std::function<std::string(const std::string&)> positive();
+std::function<std::string(const std::string&)> non_negative();
 // 0 < x < 1: --valid-fraction.
 std::function<std::string(const std::string&)> open_fraction();
 // 0 <= x < 1: dropout rates.

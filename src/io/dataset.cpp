@@ -518,7 +518,7 @@ RowReader::RowReader(const std::string& path, DataFormat format, bool skip_bad_r
     impl_->in = &std::cin;
   } else {
     impl_->file = std::make_unique<std::ifstream>(path, std::ios::binary);
-    if (!*impl_->file) throw Error("cannot open " + path + ": " + std::strerror(errno));
+    if (!*impl_->file) throw InputError("cannot open " + path + ": " + std::strerror(errno));
     impl_->in = impl_->file.get();
   }
 }
