@@ -16,6 +16,7 @@
 #include "model/loading.h"
 #include "model/peft_adapter.h"
 #include "text/tokenizer_json.h"
+#include "util/assets.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
