@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
 #include "export/gguf_export.h"
 #include "export/gguf_reader.h"
 #include "export/gguf_writer.h"
+#include "io/safetensors.h"
 #include "io/weight_store.h"
 #include "test_util.h"
 #include "util/error.h"
@@ -303,4 +305,56 @@ TEST(GgufExport, ClearUsageErrors) {
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.output.find("config.json"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(tmp / "a.gguf"));
+}
+
+TEST(GgufExport, LoraOnlyAdapterAsLlamaCppLora) {
+  // The rsLoRA fixture (r 8, alpha 16, peft CAUSAL_LM, opened as method B):
+  // llama.cpp scales by alpha / r, so rsLoRA's alpha / sqrt(r) is written as
+  // alpha * sqrt(r).
+  test::TempDir tmp;
+  const std::string adapter = test::fixture("refs/tiny-qwen3-lora-rs");
+  const auto r = test::run_qsenti("export --format gguf --lora-only --type f32 --run " + adapter + " --base " +
+                                      test::fixture("refs/tiny-qwen3") + " --out " +
+                                      (tmp / "lora.gguf"),
+                                  true);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  GgufFile f(tmp / "lora.gguf");
+  EXPECT_EQ(f.at("general.type").value, "adapter");
+  EXPECT_EQ(f.at("general.architecture").value, "qwen3");
+  EXPECT_EQ(f.at("adapter.type").value, "lora");
+  EXPECT_NEAR(f.at("adapter.lora.alpha").value.get<float>(), 16.0 * std::sqrt(8.0), 1e-4);
+  SafetensorsFile st(adapter + "/adapter_model.safetensors");
+  EXPECT_EQ(f.tensors().size(), st.entries().size());
+  const torch::Tensor a = f.tensor("blk.1.attn_q.weight.lora_a");
+  EXPECT_EQ(a.sizes(), (std::vector<int64_t>{8, 64}));
+  EXPECT_TRUE(torch::equal(a, st.tensor("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight").to(torch::kFloat32)));
+  EXPECT_TRUE(torch::equal(f.tensor("blk.0.ffn_down.weight.lora_b"),
+                           st.tensor("base_model.model.model.layers.0.mlp.down_proj.lora_B.weight").to(torch::kFloat32)));
+
+}
+
+TEST(GgufExport, MethodARunWritesTheModelAndItsHeadBeside) {
+  test::TempDir tmp;
+  const std::string data = test::write_toy_sentiment_data(tmp, 60);
+  auto t = test::run_qsenti("train --method embedding --model " + test::fixture("refs/tiny-qwen3") + " --train " + data +
+                                " --epochs 2 --seed 1 --quiet --threads 1 --no-cache --out " + (tmp / "run"),
+                            true);
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  const auto r = test::run_qsenti("export --format gguf --type f16 --run " + (tmp / "run") + " --out " + (tmp / "a.gguf"), true);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("a.head.safetensors"), std::string::npos) << r.output;
+  GgufFile f(tmp / "a.gguf");
+  EXPECT_EQ(f.at("qwen3.pooling_type").value, 3);
+  EXPECT_EQ(f.at("qsenti.method").value, "embedding");
+  EXPECT_EQ(f.at("qsenti.labels").value, nlohmann::json({"negative", "positive"}));
+  EXPECT_EQ(f.find_tensor("cls.output.weight"), nullptr);
+  SafetensorsFile head(tmp / "a.head.safetensors"), orig(tmp / "run/head.safetensors");
+  EXPECT_EQ(head.entries().size(), orig.entries().size());
+  EXPECT_TRUE(torch::equal(head.tensor("0.weight"), orig.tensor("0.weight")));
+
+  // A method A run has no adapter: --lora-only says so.
+  const auto l = test::run_qsenti("export --format gguf --lora-only --run " + (tmp / "run") + " --out " + (tmp / "l.gguf") + " 2>&1");
+  EXPECT_EQ(l.exit_code, 2);
+  EXPECT_NE(l.output.find("no adapter"), std::string::npos) << l.output;
+  EXPECT_FALSE(fs::exists(tmp / "l.gguf"));
 }

@@ -33,6 +33,8 @@ void add_export_command(CLI::App& app) {
   auto* embedding = cmd->add_flag("--embedding", o->gguf.embedding,
                                   "gguf --model: the folder is an embedding model (pooling LAST; found by itself "
                                   "for sentence-transformers folders)");
+  auto* lora_only = cmd->add_flag("--lora-only", o->gguf.lora_only,
+                                  "gguf, method B: the adapter alone as llama.cpp's LoRA GGUF (for the base model's GGUF)");
   cmd->add_option("--base", o->hf.base, "base model folder of an adapter whose recorded base is elsewhere");
   cmd->add_flag("--overwrite", o->hf.overwrite, "replace an existing --out");
   cmd->footer(
@@ -41,13 +43,15 @@ void add_export_command(CLI::App& app) {
       "AutoModelFor...from_pretrained(OUT) and answer as `qsenti predict --run RUN` does.\n"
       "gguf: llama.cpp's Qwen3 layout. Method C: cls.output head, pooling RANK, the labels in\n"
       "qwen3.classifier.output_labels; method B: the merged causal LM, prompt and label words under\n"
-      "qsenti.*; method A: the embedding model (pooling LAST), its head beside it as OUT-stem.head.safetensors.");
-  cmd->callback([o, run, model, dtype, type, embedding] {
+      "qsenti.* (--lora-only: the adapter alone, llama.cpp's LoRA GGUF); method A: the embedding model\n"
+      "(pooling LAST), its head beside it as OUT-stem.head.safetensors.");
+  cmd->callback([o, run, model, dtype, type, embedding, lora_only] {
     if (o->format == "hf") {
-      if (model->count() || type->count() || embedding->count())
-        throw Error("--model, --type and --embedding belong to --format gguf (hf takes --run and --dtype)", ExitCode::kUsage);
+      if (model->count() || type->count() || embedding->count() || lora_only->count())
+        throw Error("--model, --type, --embedding and --lora-only belong to --format gguf (hf takes --run and --dtype)", ExitCode::kUsage);
       if (!run->count()) throw Error("--run is required", ExitCode::kUsage);
-      std::cout << "wrote " << export_hf(o->hf) << "\n";
+      const std::string what = export_hf(o->hf);  // first: a failure must not leave "wrote " on stdout
+      std::cout << "wrote " << what << "\n";
       return;
     }
     if (dtype->count()) throw Error("--dtype belongs to --format hf; gguf takes --type f32|f16|bf16|q8_0", ExitCode::kUsage);
@@ -58,7 +62,8 @@ void add_export_command(CLI::App& app) {
     g.out = o->hf.out;
     g.base = o->hf.base;
     g.overwrite = o->hf.overwrite;
-    std::cout << "wrote " << export_gguf(g) << "\n";
+    const std::string what = export_gguf(g);
+    std::cout << "wrote " << what << "\n";
   });
 }
 

@@ -319,6 +319,74 @@ void copy_file_atomically(const std::string& from, const std::string& to) {
   write_file_atomically(to, [&](std::ostream& out) { out << in.rdbuf(); });
 }
 
+// llama.cpp's LoRA adapter GGUF of a method B run (or a peft CAUSAL_LM
+// adapter folder): the peft tensors as they are, renamed.
+std::string export_lora_gguf(const GgufExportOptions& o, GgufTensorType type) {
+  if (o.run.empty()) throw Error("--lora-only takes --run (a method B run or a peft CAUSAL_LM adapter)", ExitCode::kUsage);
+  const RunManifest m = open_run_manifest(o.run);
+  if (m.method != "lora")
+    throw Error(o.run + ": --lora-only exports method B's adapter; this is a method " +
+                    std::string(m.method == "classifier" ? "C run, whose trained score head no llama.cpp LoRA can carry"
+                                                         : "A run, which has no adapter") +
+                    " (export it without --lora-only)",
+                ExitCode::kUsage);
+  const std::string adir = run_adapter_dir(o.run, m);
+  const AdapterConfig ac = AdapterConfig::load(adir);
+  if (!ac.modules_to_save.empty())
+    throw InputError(adir + ": modules_to_save (" + ac.modules_to_save.front() + ") cannot go into a LoRA GGUF");
+  PredictOptions po;
+  po.base_model = o.base;
+  const Qwen3Config config = Qwen3Config::load(run_base_model(o.run, m, po));
+  const std::string file = (fs::path(adir) / "adapter_model.safetensors").string();
+  auto st = std::make_shared<SafetensorsFile>(file);
+
+  GgufWriter w;
+  w.set_string("general.architecture", "qwen3");
+  w.set_string("general.type", "adapter");
+  w.set_string("general.name", fs::path(o.run).lexically_normal().filename().string());
+  w.set_u32("general.file_type", file_type_of(type));
+  w.set_u32("general.quantization_version", 2);
+  w.set_string("adapter.type", "lora");
+  // llama.cpp scales by alpha / r; rsLoRA's alpha / sqrt(r) is that with
+  // alpha * sqrt(r).
+  w.set_f32("adapter.lora.alpha", static_cast<float>(ac.lora.scaling() * static_cast<double>(ac.lora.r)));
+  write_qsenti_metadata(w, [&] {
+    Source s;
+    s.method = "lora";
+    s.labels = m.labels;
+    s.qsenti = {{"prompt.prefix", m.extra.value("template_prefix", "")},
+                {"prompt.suffix", m.extra.value("template_suffix", "")},
+                {"prompt.end_token", m.extra.value("end_token", "<|im_end|>")},
+                {"label_words", m.extra.value("label_words", nlohmann::json::array())}};
+    return s;
+  }());
+  static const std::string prefix = "base_model.model.";
+  int n = 0;
+  for (const auto& [key, e] : st->entries()) {
+    const bool a = key.size() > 14 && key.compare(key.size() - 14, 14, ".lora_A.weight") == 0;
+    const bool b = key.size() > 14 && key.compare(key.size() - 14, 14, ".lora_B.weight") == 0;
+    if (!a && !b) throw InputError(file + ": tensor \"" + key + "\" is not a LoRA matrix; a LoRA GGUF cannot carry it");
+    if (key.rfind(prefix, 0) != 0) throw InputError(file + ": tensor \"" + key + "\" lacks the base_model.model. prefix");
+    const std::string module = key.substr(prefix.size(), key.size() - prefix.size() - 14);
+    const auto base = gguf_tensor_name(module + ".weight");
+    if (!base || base->rfind("blk.", 0) != 0)
+      throw InputError(file + ": no llama.cpp tensor for the LoRA target \"" + module + "\"");
+    // lora_A [r, in] and lora_B [out, r] as they are: in ggml order {in, r}
+    // and {r, out}, what llama.cpp's adapter loader checks against the base.
+    GgufTensorType t = type;
+    if (t == GgufTensorType::kQ8_0 && e.shape.back() % kQ8_0BlockSize != 0) t = GgufTensorType::kF16;
+    const std::string k = key;
+    w.add_tensor(*base + (a ? ".lora_a" : ".lora_b"), t, e.shape, [st, k] { return st->tensor(k); });
+    ++n;
+  }
+  if (n == 0) throw InputError(file + ": no LoRA tensors");
+  (void)config;  // loaded to check that the base model is there and is Qwen3
+  w.write(o.out);
+  return "llama.cpp LoRA adapter (" + std::to_string(n / 2) + " matrices pairs, r " + std::to_string(ac.lora.r) +
+         ", scale " + std::to_string(ac.lora.scaling()) + ", " + gguf_tensor_type_name(type) + ") in " + o.out +
+         "; apply it to the GGUF of " + run_base_model(o.run, m, po);
+}
+
 }  // namespace
 
 std::optional<std::string> gguf_tensor_name(const std::string& hf) {
@@ -359,6 +427,7 @@ std::string export_gguf(const GgufExportOptions& o) {
   if (!o.model.empty() && !fs::exists(fs::path(o.model) / "config.json"))
     throw InputError(o.model + ": no config.json; --model takes a Hugging Face model folder");
   if (!o.model.empty() && !o.base.empty()) throw Error("--base applies to --run only", ExitCode::kUsage);
+  if (o.lora_only) return export_lora_gguf(o, type);
 
   Source s = o.model.empty() ? source_for_run(o) : source_for_model(o);
   if (s.kind == Kind::kClassifier && static_cast<int64_t>(s.labels.size()) != s.config.num_labels)

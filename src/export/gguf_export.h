@@ -10,6 +10,9 @@
 //    chosen type), the prompt template and label words under `qsenti.`;
 //  - method A: the embedding model with pooling_type 3 (LAST); the head, which
 //    llama.cpp does not run, goes beside it as OUT-stem.head.safetensors.
+// --lora-only writes method B's adapter alone as llama.cpp's LoRA GGUF
+// (general.type adapter, adapter.type lora, adapter.lora.alpha with rsLoRA
+// folded in, `<base tensor>.lora_a` / `.lora_b`), to apply to the base model's GGUF.
 // Tensors are streamed one at a time: without LoRA straight from the
 // (memory-mapped) checkpoint, so an 8B export never holds a second copy.
 #include <optional>
@@ -24,6 +27,7 @@ struct GgufExportOptions {
   std::string type = "bf16";  // f32 | f16 | bf16 | q8_0 (1-d tensors and the class head stay f32)
   std::string base;   // --base for adapters whose recorded base is elsewhere
   bool embedding = false;  // --model: an embedding model (pooling LAST); found by itself for sentence-transformers folders
+  bool lora_only = false;  // method B: the adapter alone, as llama.cpp's LoRA GGUF (for the base model's GGUF)
   bool overwrite = false;
 };
 
