@@ -10,8 +10,11 @@ llama-cpp-python is installed, by llama.cpp itself.
     Face tokenizer calls that id.
  2. llama.cpp (llama-cpp-python): the RANK-pooled scores of the f32 classifier
     are `qsenti predict`'s probabilities on 50 bundled Weibo texts within
-    1e-4; bf16 and q8_0 errors and label agreement are reported. Skipped, with
-    a line saying so, when llama_cpp is not importable.
+    1e-4; bf16 and q8_0 errors and label agreement are reported. Method B:
+    the merged f32 model's next-token logits after the prompt are
+    transformers' on the run's hf export, and the `--lora-only` adapter
+    applied to the base model's GGUF gives the merged model's logits. Skipped,
+    with a line saying so, when llama_cpp is not importable.
 """
 import json
 import os
@@ -178,6 +181,24 @@ def llama_scores(path, texts, k):
     return torch.tensor(out, dtype=torch.float64), ids
 
 
+def llama_next_logits(path, prompts, lora=None):
+    """llama.cpp's logits for the token after each prompt (ids given). Its KV
+    cache is f16 by default: agreement with fp32 transformers is ~1e-4."""
+    import llama_cpp
+
+    kw = {"lora_path": lora} if lora else {}
+    llm = llama_cpp.Llama(model_path=path, n_ctx=256, n_batch=256, n_threads=2, verbose=False, **kw)
+    out = []
+    for ids in prompts:
+        llm.reset()
+        llm.eval(ids)
+        # the context's own last-token logits (llm.scores stays zero in 0.3.36 without logits_all)
+        last = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+        out.append(torch.tensor(last.copy(), dtype=torch.float64))
+    del llm
+    return torch.stack(out)
+
+
 def main(report):
     args = common.parse_args(__doc__)
     q = util.Qsenti(args.qsenti)
@@ -228,6 +249,27 @@ def main(report):
                    f"qsenti.label_words {field(reader, 'qsenti.label_words')!r}")
         util.check(field(reader, "qsenti.prompt.prefix") == extra["template_prefix"], "qsenti.prompt.prefix")
         util.check(field(reader, "qsenti.prompt.suffix") == extra["template_suffix"], "qsenti.prompt.suffix")
+        out_lora = os.path.join(tmp, "b-lora.gguf")
+        q.run("export", "--run", run_b, "--format", "gguf", "--lora-only", "--type", "f32", "--out", out_lora)
+        lreader = gguf.GGUFReader(out_lora)
+        adapter, acfg = common.read_safetensors(os.path.join(run_b, "adapter", "adapter_model.safetensors"))[0], \
+            json.load(open(os.path.join(run_b, "adapter", "adapter_config.json")))
+        util.check(field(lreader, "general.type") == "adapter" and field(lreader, "adapter.type") == "lora",
+                   "LoRA GGUF: general.type adapter, adapter.type lora")
+        scale = acfg["lora_alpha"] / (acfg["r"] ** 0.5 if acfg.get("use_rslora") else acfg["r"])
+        report.worst("LoRA GGUF: |adapter.lora.alpha / r - peft's scaling|",
+                     abs(field(lreader, "adapter.lora.alpha") / acfg["r"] - scale), 1e-6)
+        ltensors = {t.name: t for t in lreader.tensors}
+        bad = 0
+        for name, a in adapter.items():
+            module = name[len("base_model.model."):-len(".lora_A.weight")]
+            g = gguf_name(module + ".weight") + (".lora_a" if ".lora_A." in name else ".lora_b")
+            t = ltensors.get(g)
+            if t is None or np.asarray(t.data).tobytes() != a.float().numpy().tobytes():
+                bad += 1
+        report.worst(f"LoRA GGUF: of {len(adapter)} peft matrices, missing or not equal", bad, 0)
+        out_base = os.path.join(tmp, "base-f32.gguf")
+        q.run("export", "--model", tiny, "--format", "gguf", "--type", "f32", "--out", out_base)
 
         # A plain folder (bf16 on disk), as it is and as an embedding model.
         src_m, _ = common.read_safetensors(os.path.join(tiny, "model.safetensors"))
@@ -258,6 +300,23 @@ def main(report):
                 print(f"  llama.cpp RANK output: {'probabilities' if probs is scores else 'logits (softmax applied here)'}")
             util.report_diff(report, f"C {ty}: llama.cpp RANK vs qsenti predict (fp32)", ours, probs,
                              TOL if ty == "f32" else None)
+
+        # Method B: next-token logits after qsenti's prompt.
+        from transformers import AutoModelForCausalLM
+
+        prefix = tok.encode(extra["template_prefix"], add_special_tokens=False)
+        suffix = tok.encode(extra["template_suffix"], add_special_tokens=False)
+        prompts = [prefix + tok.encode(t, add_special_tokens=False, split_special_tokens=True) + suffix
+                   for t in texts[:20]]
+        hf = AutoModelForCausalLM.from_pretrained(hf_b, dtype=torch.float32).eval()
+        with torch.no_grad():
+            theirs = torch.stack([hf(input_ids=torch.tensor([p])).logits[0, -1].double() for p in prompts])
+        merged = llama_next_logits(out_b, prompts)
+        report.worst("B f32: llama.cpp next-token logits vs transformers (hf export), max abs",
+                     (merged - theirs).abs().max().item(), 1e-3)
+        applied = llama_next_logits(out_base, prompts, lora=out_lora)
+        report.worst("B --lora-only on the base GGUF vs the merged GGUF (llama.cpp), max abs logits",
+                     (applied - merged).abs().max().item(), 1e-3)
 
 
 if __name__ == "__main__":
