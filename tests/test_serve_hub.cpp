@@ -22,6 +22,8 @@
 
 #include "hub/hub_cache.h"
 #include "hub/hub_client.h"
+#include "cli/model_source.h"
+#include "cli/size_prompt.h"
 #include "hub/snapshot_download.h"
 #include "test_util.h"
 
@@ -82,8 +84,7 @@ class MockHub {
     cdn_port_ = cdn_.bind_to_any_port("127.0.0.1");
     hub_thread_ = std::thread([this] { hub_.listen_after_bind(); });
     cdn_thread_ = std::thread([this] { cdn_.listen_after_bind(); });
-    hub_.wait_until_ready();
-    cdn_.wait_until_ready();
+    // bind_to_any_port already listens: connections wait for the accept loop.
   }
   ~MockHub() {
     hub_.stop();
@@ -262,9 +263,11 @@ void expect_nothing_half_written(const TempDir& tmp, const std::string& file, bo
                fs::is_symlink(fs::path(st) / "snapshots" / kCommit / file));
   EXPECT_FALSE(fs::exists(st + "/refs/main"));
   std::error_code ec;
-  if (!keep_incomplete)
-    for (auto& e : fs::directory_iterator(st + "/blobs", ec))
+  if (!keep_incomplete) {
+    for (auto& e : fs::directory_iterator(st + "/blobs", ec)) {
       EXPECT_EQ(e.path().string().find(".incomplete"), std::string::npos) << e.path();
+    }
+  }
 }
 
 std::string error_of(const std::function<void()>& f) {
@@ -275,6 +278,22 @@ std::string error_of(const std::function<void()>& f) {
   }
   return "";
 }
+
+// Sets environment variables for one test and puts the old values back.
+struct EnvGuard {
+  std::map<std::string, std::optional<std::string>> saved;
+  void set(const std::string& k, const char* v) {
+    if (!saved.count(k)) {
+      const char* old = std::getenv(k.c_str());
+      saved[k] = old ? std::optional<std::string>(old) : std::nullopt;
+    }
+    if (v) ::setenv(k.c_str(), v, 1);
+    else ::unsetenv(k.c_str());
+  }
+  ~EnvGuard() {
+    for (auto& [k, v] : saved) v ? ::setenv(k.c_str(), v->c_str(), 1) : ::unsetenv(k.c_str());
+  }
+};
 
 // ---- the cache layout ------------------------------------------------------
 
@@ -305,20 +324,7 @@ TEST(HubCache, LayoutRelativeLinksAndAtomicRefs) {
 
 TEST(HubCache, EnvironmentPicksCacheEndpointTokenAndOffline) {
   TempDir tmp;
-  struct Env {
-    std::map<std::string, std::optional<std::string>> saved;
-    void set(const std::string& k, const char* v) {
-      if (!saved.count(k)) {
-        const char* old = std::getenv(k.c_str());
-        saved[k] = old ? std::optional<std::string>(old) : std::nullopt;
-      }
-      if (v) ::setenv(k.c_str(), v, 1);
-      else ::unsetenv(k.c_str());
-    }
-    ~Env() {
-      for (auto& [k, v] : saved) v ? ::setenv(k.c_str(), v->c_str(), 1) : ::unsetenv(k.c_str());
-    }
-  } env;
+  EnvGuard env;
   for (const char* k : {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE",
                         "TRANSFORMERS_OFFLINE", "HF_ENDPOINT"})
     env.set(k, nullptr);
@@ -579,6 +585,37 @@ TEST(HubDownload, CommandLineErrorsAreClear) {
   EXPECT_NE(r.output.find("HF_HUB_OFFLINE"), std::string::npos) << r.output;
   r = test::run_shell(env + QSENTI_BINARY + " download not-a-repo 2>&1");
   EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
+// --model Org/Name: the cached snapshot; offline with nothing cached, a clear error.
+TEST(HubModelSource, RepoIdWhereAModelFolderIsAccepted) {
+  MockHub m;
+  TempDir tmp;
+  EnvGuard env;
+  env.set("HF_HUB_CACHE", (tmp / "hub").c_str());
+  env.set("HF_ENDPOINT", m.endpoint().c_str());
+  env.set("HF_HUB_OFFLINE", "1");
+  env.set("TRANSFORMERS_OFFLINE", nullptr);
+  EXPECT_TRUE(cli::looks_like_repo_id("org/model"));
+  EXPECT_FALSE(cli::looks_like_repo_id(tmp.path()));
+  EXPECT_FALSE(cli::looks_like_repo_id("models"));
+  EXPECT_EQ(cli::hub_repo_for_size("embedding", "0.6B"), "Qwen/Qwen3-Embedding-0.6B");
+  EXPECT_EQ(cli::hub_repo_for_size("lora", "4B"), "Qwen/Qwen3-4B");
+  std::ostringstream log;
+  const std::string e = error_of([&] { cli::resolve_model_source("org/model", log); });
+  EXPECT_NE(e.find("HF_HUB_OFFLINE"), std::string::npos) << e;
+  env.set("HF_HUB_OFFLINE", "0");
+  const std::string snap = cli::resolve_model_source("org/model", log);  // downloads it
+  EXPECT_EQ(snap, storage(tmp) + "/snapshots/" + kCommit);
+  env.set("HF_HUB_OFFLINE", "1");
+  EXPECT_EQ(cli::resolve_model_source("org/model", log), snap);
+  EXPECT_EQ(cli::resolve_model_source(tmp.path(), log), tmp.path());  // a folder stays a folder
+  std::string model = "org/model", out, size;
+  std::istringstream none;
+  std::ostringstream prompt;
+  cli::complete_train_paths(model, out, size, "lora", false, none, prompt, log);
+  EXPECT_EQ(model, snap);
+  EXPECT_EQ(out, "models/lora-model");
 }
 
 }  // namespace

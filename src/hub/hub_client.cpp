@@ -294,94 +294,113 @@ std::string HubClient::download_blob(const HubCache& cache, const std::string& f
   req.connect_timeout_s = opt_.connect_timeout_s;
   req.stall_timeout_s = opt_.stall_timeout_s;
 
-  bool overflow = false, bad_range = false;
+  bool overflow = false, bad_range = false, write_failed = false;
   int failures = 0, hops = 0;
-  while (have < meta.size) {
-    HttpRequest r = req;
-    r.url = url;
-    if (have > 0) r.headers.emplace_back("Range", "bytes=" + std::to_string(have) + "-");
-    const int64_t at_start = have;
-    r.on_body_start = [&](long status, const HeaderMap& h) {
-      if (status == 200 && have > 0) {
-        restart();  // the server ignored the Range: take the whole file again
-      } else if (status == 206) {
-        auto it = h.find("Content-Range");
-        const std::string expect = "bytes " + std::to_string(have) + "-";
-        if (it == h.end() || it->second.rfind(expect, 0) != 0) {
-          bad_range = true;
+  try {
+    while (have < meta.size) {
+      HttpRequest r = req;
+      r.url = url;
+      if (have > 0) r.headers.emplace_back("Range", "bytes=" + std::to_string(have) + "-");
+      const int64_t at_start = have;
+      r.on_body_start = [&](long status, const HeaderMap& h) {
+        if (status == 200 && have > 0) {
+          // The server ignored the Range: take the whole file again.
+          std::fflush(f);
+          if (::ftruncate(::fileno(f), 0) != 0) {
+            write_failed = true;
+            return false;
+          }
+          have = 0;
+        } else if (status == 206) {
+          auto it = h.find("Content-Range");
+          const std::string expect = "bytes " + std::to_string(have) + "-";
+          if (it == h.end() || it->second.rfind(expect, 0) != 0) {
+            bad_range = true;
+            return false;
+          }
+        }
+        return true;
+      };
+      r.on_body = [&](const char* data, size_t n) {
+        if (have + static_cast<int64_t>(n) > meta.size) {
+          overflow = true;
           return false;
         }
-      }
-      return true;
-    };
-    r.on_body = [&](const char* data, size_t n) {
-      if (have + static_cast<int64_t>(n) > meta.size) {
-        overflow = true;
-        return false;
-      }
-      if (std::fwrite(data, 1, n, f) != n) throw Error("cannot write " + part + " (disk full?)");
-      have += static_cast<int64_t>(n);
-      report(static_cast<int64_t>(n));
-      return true;
-    };
-    HttpResponse resp;
-    try {
-      resp = http_perform(r);
-    } catch (const TransportError& e) {
-      std::fflush(f);
-      if (overflow) {
-        remove_part();
-        throw Error(file + ": the server sent more than the " + std::to_string(meta.size) +
-                    " bytes the Hub announced; removed the partial download");
-      }
-      if (bad_range) {
-        restart();
-        if (++failures > opt_.max_retries) throw Error(file + ": the server answers Range requests wrongly");
+        // No exception may cross libcurl's C frames: a flag, and stop.
+        if (std::fwrite(data, 1, n, f) != n) {
+          write_failed = true;
+          return false;
+        }
+        have += static_cast<int64_t>(n);
+        report(static_cast<int64_t>(n));
+        return true;
+      };
+      HttpResponse resp;
+      try {
+        resp = http_perform(r);
+      } catch (const TransportError& e) {
+        std::fflush(f);
+        if (write_failed) throw Error("cannot write " + part + " (disk full?)");
+        if (overflow) {
+          remove_part();
+          throw Error(file + ": the server sent more than the " + std::to_string(meta.size) +
+                      " bytes the Hub announced; removed the partial download");
+        }
+        if (bad_range) {
+          restart();
+          if (++failures > opt_.max_retries) throw Error(file + ": the server answers Range requests wrongly");
+          continue;
+        }
+        if (!e.retryable()) throw Error(file + ": " + e.what());
+        // Bytes arrived: the connection is worth resuming as often as it keeps moving.
+        failures = have > at_start ? 0 : failures + 1;
+        if (failures > opt_.max_retries)
+          throw Error(file + ": download failed after " + std::to_string(opt_.max_retries + 1) + " tries: " + e.what() +
+                      " (" + std::to_string(have) + " of " + std::to_string(meta.size) +
+                      " bytes kept; run again to resume)");
+        back_off(opt_, failures);
         continue;
       }
-      if (!e.retryable()) throw Error(file + ": " + e.what());
-      // Bytes arrived: the connection is worth resuming as often as it keeps moving.
-      failures = have > at_start ? 0 : failures + 1;
-      if (failures > opt_.max_retries)
-        throw Error(file + ": download failed after " + std::to_string(opt_.max_retries + 1) + " tries: " + e.what() +
-                    " (" + std::to_string(have) + " of " + std::to_string(meta.size) +
-                    " bytes kept; run again to resume)");
-      back_off(opt_, failures);
-      continue;
-    }
-    std::fflush(f);
-    if (resp.status >= 300 && resp.status < 400) {
-      auto loc = resp.header("Location");
-      if (!loc || ++hops > 10) throw Error(file + ": bad or too many redirects from " + url);
-      const std::string next = resolve_location(url, *loc);
-      if (!same_authority(next, url)) {  // a hop to another host loses the token
-        req.headers.erase(std::remove_if(req.headers.begin(), req.headers.end(),
-                                         [](const auto& h) { return h.first == "Authorization"; }),
-                          req.headers.end());
+      std::fflush(f);
+      if (resp.status >= 300 && resp.status < 400) {
+        auto loc = resp.header("Location");
+        if (!loc || ++hops > 10) throw Error(file + ": bad or too many redirects from " + url);
+        const std::string next = resolve_location(url, *loc);
+        if (!same_authority(next, url)) {  // a hop to another host loses the token
+          req.headers.erase(std::remove_if(req.headers.begin(), req.headers.end(),
+                                           [](const auto& h) { return h.first == "Authorization"; }),
+                            req.headers.end());
+        }
+        url = next;
+        continue;
       }
-      url = next;
-      continue;
+      if (resp.status == 416 && have > 0) {  // our prefix is longer than the server's file: start over
+        restart();
+        if (++failures > opt_.max_retries) throw Error(file + ": the server refuses every Range request");
+        continue;
+      }
+      if (retryable_status(resp.status)) {
+        if (++failures > opt_.max_retries)
+          throw Error(file + ": HTTP " + std::to_string(resp.status) + " after " + std::to_string(failures) + " tries");
+        back_off(opt_, failures - 1, &resp);
+        continue;
+      }
+      raise_for_status(resp, file);
+      if (resp.status < 200 || resp.status >= 300)
+        throw Error(file + ": unexpected HTTP " + std::to_string(resp.status) + " from " + url);
+      if (have < meta.size) {  // a clean end of the body, short of the announced size
+        const int64_t got = have;
+        remove_part();
+        throw Error(file + ": the server sent " + std::to_string(got) + " bytes but the Hub announced " +
+                    std::to_string(meta.size) + "; removed the partial download");
+      }
     }
-    if (resp.status == 416 && have > 0) {  // our prefix is longer than the server's file: start over
-      restart();
-      if (++failures > opt_.max_retries) throw Error(file + ": the server refuses every Range request");
-      continue;
-    }
-    if (retryable_status(resp.status)) {
-      if (++failures > opt_.max_retries)
-        throw Error(file + ": HTTP " + std::to_string(resp.status) + " after " + std::to_string(failures) + " tries");
-      back_off(opt_, failures - 1, &resp);
-      continue;
-    }
-    raise_for_status(resp, file);
-    if (resp.status < 200 || resp.status >= 300)
-      throw Error(file + ": unexpected HTTP " + std::to_string(resp.status) + " from " + url);
-    if (have < meta.size) {  // a clean end of the body, short of the announced size
-      const int64_t got = have;
-      remove_part();
-      throw Error(file + ": the server sent " + std::to_string(got) + " bytes but the Hub announced " +
-                  std::to_string(meta.size) + "; removed the partial download");
-    }
+  } catch (...) {
+    // A failure before any byte arrived leaves no empty file behind; bytes
+    // that did arrive stay in .incomplete for the next run to resume.
+    if (closer) std::fflush(f);
+    if (file_size_or_zero(part) == 0) remove_part();
+    throw;
   }
   if (std::fflush(f) != 0) throw Error("cannot write " + part + " (disk full?)");
   closer.reset();
