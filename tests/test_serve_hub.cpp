@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <openssl/evp.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -534,17 +535,28 @@ TEST(HubDownload, KilledProcessResumesFetchingOnlyWhatIsMissing) {
   TempDir tmp;
   m.throttle_us = 20000;  // 16 kB per 20 ms: the 300 kB file takes ~0.4 s
   const std::string blob = storage(tmp) + "/blobs/" + m.file("model.safetensors").etag();
+  // Everything the child needs is made before fork(): the test's server
+  // threads may hold malloc's lock, so the child only calls exec.
+  std::vector<std::string> env_strings{"HF_HUB_CACHE=" + tmp / "hub", "HF_ENDPOINT=" + m.endpoint()};
+  for (char** e = environ; *e; ++e) {
+    const std::string kv = *e;
+    if (kv.rfind("HF_", 0) != 0 && kv.rfind("TRANSFORMERS_OFFLINE=", 0) != 0) env_strings.push_back(kv);
+  }
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  const char* argv[] = {"qsenti", "download", "org/model", "--include", "model.safetensors", "--quiet", nullptr};
+  const int devnull = ::open("/dev/null", O_WRONLY);
+  ASSERT_GE(devnull, 0);
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    ::setenv("HF_HUB_CACHE", (tmp / "hub").c_str(), 1);
-    ::setenv("HF_ENDPOINT", m.endpoint().c_str(), 1);
-    std::freopen("/dev/null", "w", stdout);
-    std::freopen("/dev/null", "w", stderr);
-    ::execl(QSENTI_BINARY, "qsenti", "download", "org/model", "--include", "model.safetensors", "--quiet",
-            static_cast<char*>(nullptr));
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execve(QSENTI_BINARY, const_cast<char* const*>(argv), envp.data());
     ::_exit(127);
   }
+  ::close(devnull);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (m.cdn_bytes < 100000 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
