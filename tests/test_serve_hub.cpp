@@ -627,7 +627,8 @@ TEST(HubModelSource, RepoIdWhereAModelFolderIsAccepted) {
   std::ostringstream prompt;
   cli::complete_train_paths(model, out, size, "lora", false, none, prompt, log);
   EXPECT_EQ(model, snap);
-  EXPECT_EQ(out, "models/lora-model");
+  // The mock's config.json has Qwen3's defaults, the 0.6B shape: --out is named by that size.
+  EXPECT_EQ(out, "models/lora-0.6B");
 }
 
 }  // namespace
