@@ -102,6 +102,7 @@ class MockHub {
   std::atomic<int> cdn_errors{0};         // the next CDN GETs answer 500
   std::atomic<int64_t> drop_after{-1};    // the next CDN GET drops the connection after this many bytes
   std::atomic<int> short_body{0};         // CDN: serve one byte less, cleanly
+  std::atomic<int> long_body{0};          // CDN: serve one byte more
   std::atomic<int> corrupt{0};            // CDN: flip a byte
   std::atomic<int> throttle_us{0};        // CDN: a pause after each 16 kB
   // What was served.
@@ -210,6 +211,7 @@ class MockHub {
       }
       auto body = std::make_shared<std::string>(f->content);
       if (short_body > 0 && short_body--) body->pop_back();
+      if (long_body > 0 && long_body--) body->push_back('x');
       if (corrupt > 0 && corrupt--) (*body)[body->size() / 2] ^= 0x55;
       const int64_t drop = drop_after.exchange(-1);
       // httplib answers a Range with 206 and calls the provider from its offset.
@@ -495,6 +497,17 @@ TEST(HubDownload, WrongSizeIsRefusedAndNothingIsLeft) {
   // The next try gets the right bytes.
   const auto r = hub::snapshot_download(hub::HubClient(fast_options(m)), rq);
   EXPECT_EQ(read_all(r.path + "/model.safetensors"), m.file("model.safetensors").content);
+}
+
+TEST(HubDownload, MoreBytesThanAnnouncedAreRefusedAndNothingIsLeft) {
+  MockHub m;
+  TempDir tmp;
+  m.long_body = 1;
+  auto rq = request_for(tmp);
+  rq.include = {"model.safetensors"};
+  const std::string e = error_of([&] { hub::snapshot_download(hub::HubClient(fast_options(m)), rq); });
+  EXPECT_NE(e.find("more than the 300000 bytes"), std::string::npos) << e;
+  expect_nothing_half_written(tmp, "model.safetensors");
 }
 
 TEST(HubDownload, WrongHashIsRefusedAndNothingIsLeft) {
