@@ -539,6 +539,19 @@ TEST(HubDownload, OfflineUsesTheCacheOrSaysWhy) {
   EXPECT_EQ(r.commit, kCommit);
   EXPECT_EQ(m.heads, heads);
   EXPECT_EQ(hub::cached_snapshot("org/model", "main", tmp / "hub"), r.path);
+  // No Hub at all (nothing listens there): the cached copy, without the long retries.
+  hub::HubOptions gone = fast_options(m);
+  gone.endpoint = "http://127.0.0.1:1";
+  gone.backoff_s = 5;  // what a full round of retries would cost shows in the time
+  std::ostringstream log;
+  auto rq = request_for(tmp);
+  rq.log = &log;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto fallback = hub::snapshot_download(hub::HubClient(gone), rq);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 15.0);
+  EXPECT_EQ(fallback.path, r.path);
+  EXPECT_TRUE(fallback.offline);
+  EXPECT_NE(log.str().find("cannot reach"), std::string::npos) << log.str();
 }
 
 // The real binary, killed with SIGKILL in the middle of a file, then run

@@ -181,12 +181,14 @@ std::string HubClient::resolve_url(const std::string& repo_id, const std::string
   return opt_.endpoint + "/" + repo_id + "/resolve/" + url_quote(revision, false) + "/" + url_quote(file, true);
 }
 
-RepoInfo HubClient::repo_info(const std::string& repo_id, const std::string& revision) const {
+RepoInfo HubClient::repo_info(const std::string& repo_id, const std::string& revision, int max_retries) const {
   if (opt_.offline) throw Error("HF_HUB_OFFLINE is set: not asking " + opt_.endpoint + " about " + repo_id);
   HttpRequest req;
   req.url = opt_.endpoint + "/api/models/" + repo_id + "/revision/" + url_quote(revision, false);
   req.headers = auth_headers();
-  const HttpResponse r = perform_with_retries(opt_, req);
+  HubOptions o = opt_;
+  if (max_retries >= 0) o.max_retries = max_retries;
+  const HttpResponse r = perform_with_retries(o, req);
   raise_for_status(r, repo_id + "@" + revision);
   if (r.status != 200) throw Error(req.url + ": unexpected HTTP " + std::to_string(r.status));
   RepoInfo info;

@@ -64,7 +64,9 @@ class HubClient {
   explicit HubClient(HubOptions options);
   const HubOptions& options() const { return opt_; }
 
-  RepoInfo repo_info(const std::string& repo_id, const std::string& revision) const;
+  // max_retries < 0: the options' count (a caller with a cached copy to fall
+  // back on asks for fewer, as huggingface_hub does not retry this call).
+  RepoInfo repo_info(const std::string& repo_id, const std::string& revision, int max_retries = -1) const;
   FileMetadata file_metadata(const std::string& repo_id, const std::string& revision, const std::string& file) const;
 
   // Downloads `meta` into the cache's blobs/<etag> (nothing to do if it is

@@ -148,14 +148,16 @@ SnapshotResult snapshot_download(const HubClient& client, const SnapshotRequest&
   }
 
   RepoInfo info;
+  const auto cached = cache.find_snapshot(rq.revision);
   try {
-    info = client.repo_info(rq.repo_id, rq.revision);
+    // With a cached copy to fall back on, an unreachable Hub is not waited for.
+    info = client.repo_info(rq.repo_id, rq.revision, cached ? 1 : -1);
   } catch (const TransportError& e) {
     // No connection: what the cache has is what huggingface_hub would use too.
-    if (auto dir = cache.find_snapshot(rq.revision)) {
+    if (cached) {
       log << "qsenti: cannot reach " << client.options().endpoint << " (" << e.what() << "); using the cached "
-          << *dir << "\n";
-      return from_cache(cache, rq, *dir);
+          << *cached << "\n";
+      return from_cache(cache, rq, *cached);
     }
     throw Error("cannot reach " + client.options().endpoint + " for " + where + " (" + e.what() +
                 ") and it is not in the cache " + cache.cache_dir() + "; a mirror can be set with HF_ENDPOINT");
