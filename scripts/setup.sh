@@ -35,6 +35,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   ccache                  # rebuilds and clean clones in CI reuse compiled objects
   libcpp-httplib-dev      # HTTP for `qsenti serve` (split build: header + libcpp-httplib.so)
+  libcurl4-openssl-dev    # `qsenti download`: HTTP(S) to the Hugging Face Hub
+  libssl-dev              # SHA-256 of downloaded files (OpenSSL EVP)
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/model_source.h"
 #include "cli/common.h"
 #include "device/device.h"
 #include "io/dataset.h"
@@ -34,7 +35,7 @@ void add_embed_command(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("embed", "Write the text vectors of a Qwen3-Embedding model for a data file");
-  cmd->add_option("--model", o->model, "embedding model folder (Hugging Face layout)")->required();
+  cmd->add_option("--model", o->model, "embedding model folder (Hugging Face layout) or Hub repo id (Qwen/Qwen3-Embedding-0.6B)")->required();
   cmd->add_option("--data", o->data, "texts: TSV/CSV/JSON lines (labels optional) or plain text, one per line")->required();
   cmd->add_option("--out", o->out, "output file: safetensors, or JSON lines with --json-lines or a .jsonl name")->required();
   cmd->add_option("--format", o->format, "input data format: auto (from the extension), tsv, csv, jsonl, plain")->capture_default_str();
@@ -57,6 +58,7 @@ void add_embed_command(CLI::App& app) {
       "(or training method A on them) runs no forward pass.");
   cmd->callback([o] {
     resolve_device(o->device);  // a GPU asked for where there is none fails before anything loads
+    o->model = resolve_model_source(o->model, std::cerr);  // a Hub repo id: its cached snapshot
     if (o->threads > 0) init_runtime(o->threads);
     if (o->batch_size < 1) throw Error("--batch-size must be at least 1", ExitCode::kUsage);
     const bool jsonl = o->json_lines || ends_with(o->out, ".jsonl") || ends_with(o->out, ".ndjson");

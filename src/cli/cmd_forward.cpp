@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/model_source.h"
 #include "cli/common.h"
 #include "device/device.h"
 #include "model/loading.h"
@@ -36,7 +37,7 @@ void add_forward_command(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("forward", "Run one token sequence through a model and print its numbers as JSON");
-  cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors)")->required();
+  cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors) or Hub repo id")->required();
   cmd->add_option("--adapter", o->adapter, "peft LoRA adapter folder to apply");
   cmd->add_option("--dtype", o->dtype, "compute dtype: fp32 or bf16")->capture_default_str();
   add_device_option(cmd, o->device);
@@ -48,6 +49,7 @@ void add_forward_command(CLI::App& app) {
       "state, L2-normalised) and, for a model with a classification head, score_logits_last (then\n"
       "without the LM numbers: a sequence classifier has no LM head).");
   cmd->callback([o] {
+    o->model = resolve_model_source(o->model, std::cerr);  // a Hub repo id: its cached snapshot
     const torch::Dtype dtype = parse_dtype(o->dtype);
     const auto ids = parse_int_list(o->ids, "--ids");
     if (ids.empty()) throw Error("--ids: give at least one token id", ExitCode::kUsage);

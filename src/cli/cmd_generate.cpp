@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/model_source.h"
 #include "cli/common.h"
 #include "device/device.h"
 #include "model/generation.h"
@@ -24,7 +25,7 @@ void add_generate_command(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt (greedy or sampled, with a KV cache)");
-  cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors)")->required();
+  cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors) or Hub repo id")->required();
   cmd->add_option("--adapter", o->adapter, "peft LoRA adapter folder to apply (e.g. RUN_DIR/adapter of a lora run)");
   cmd->add_option("--prompt", o->prompt, "the prompt text (special tokens such as <|im_start|> are parsed)")->required();
   cmd->add_flag("--chat", o->chat,
@@ -39,6 +40,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_flag("--ids", o->show_ids, "also print the generated token ids (to stderr)");
   cmd->footer("Generation stops at <|im_end|> or <|endoftext|> (not printed) or after --max-new-tokens.");
   cmd->callback([o] {
+    o->model = resolve_model_source(o->model, std::cerr);  // a Hub repo id: its cached snapshot
     if (o->max_new_tokens < 1) throw Error("--max-new-tokens must be at least 1", ExitCode::kUsage);
     if (o->temperature < 0) throw Error("--temperature must be >= 0", ExitCode::kUsage);
     if (!(o->top_p > 0 && o->top_p <= 1)) throw Error("--top-p must be in (0, 1]", ExitCode::kUsage);

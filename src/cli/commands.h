@@ -17,5 +17,6 @@ void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_export_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_download_command(CLI::App& app);
 
 }  // namespace qsenti::cli

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   qsenti::cli::add_generate_command(app);
   qsenti::cli::add_export_command(app);
   qsenti::cli::add_serve_command(app);
+  qsenti::cli::add_download_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/model_source.h"
 #include "io/labels.h"
 #include "model/config.h"
 #include "predict/run_discovery.h"
@@ -42,6 +43,9 @@ std::optional<std::string> ask_model_size(std::istream& in, std::ostream& out, c
 void complete_train_paths(std::string& model, std::string& out, std::string& model_size, const std::string& method,
                           bool interactive, std::istream& in, std::ostream& prompt_out, std::ostream& log) {
   const std::string models_dir = kDefaultModelsDir;
+  // --model Org/Name: the Hub repo's snapshot (downloaded when missing).
+  const std::string repo = looks_like_repo_id(model) ? model : "";
+  if (!repo.empty()) model = resolve_model_source(model, log);
   if (model.empty() && model_size.empty()) {
     if (interactive) {
       auto size = ask_model_size(in, prompt_out, method, models_dir);
@@ -54,11 +58,21 @@ void complete_train_paths(std::string& model, std::string& out, std::string& mod
   }
   if (model.empty()) {
     model = conventional_base_model(models_dir, method, model_size);
-    if (!fs::exists(model))
+    // No folder there: the size's Hub repo if it is in the Hub cache. Only
+    // the cache: an implicit download of gigabytes is left to --model Org/Name.
+    const std::string size_repo = hub_repo_for_size(method, model_size);
+    const std::string cached = fs::exists(model) ? "" : cached_repo_snapshot(size_repo);
+    if (!cached.empty()) {
+      log << "base model: " << size_repo << " from the Hub cache (" << cached << ")\n";
+      model = cached;
+    } else if (!fs::exists(model)) {
       throw InputError("base model folder " + model + " not found: put the Hugging Face folder of " +
-                       fs::path(model).filename().string() + " there, or give --model PATH (for a quick try: `qsenti init --preset tiny --out " +
+                       fs::path(model).filename().string() + " there, run `qsenti download " + size_repo +
+                       "` (or give --model " + size_repo + "), or give --model PATH (for a quick try: `qsenti init --preset tiny --out " +
                        model + "`)");
-    log << "base model: " << model << "\n";
+    } else {
+      log << "base model: " << model << "\n";
+    }
   }
   if (out.empty()) {
     std::string tag = model_size;
@@ -68,6 +82,7 @@ void complete_train_paths(std::string& model, std::string& out, std::string& mod
       } catch (const Error&) {
       }
     }
+    if (tag.empty() && !repo.empty()) tag = repo.substr(repo.find('/') + 1);  // not the snapshot's commit
     if (tag.empty()) {
       fs::path p = fs::path(model).lexically_normal();
       if (p.filename().empty()) p = p.parent_path();
