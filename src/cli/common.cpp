@@ -38,8 +38,10 @@ void add_device_option(CLI::App* cmd, std::string& device) {
 
 namespace {
 
-std::function<std::string(const std::string&)> fraction_check(bool zero_ok, bool one_ok, const std::string& what) {
-  return [=](const std::string& v) -> std::string {
+// A check that parses the whole value as a number, then asks `ok` of it;
+// `why` completes the message of a number out of range.
+std::function<std::string(const std::string&)> number_check(std::function<bool(double)> ok, std::string why) {
+  return [ok = std::move(ok), why = std::move(why)](const std::string& v) -> std::string {
     double x = 0;
     try {
       size_t used = 0;
@@ -48,47 +50,27 @@ std::function<std::string(const std::string&)> fraction_check(bool zero_ok, bool
     } catch (const std::exception&) {
       return "'" + v + "' is not a number";
     }
-    if (!(x > 0 || (zero_ok && x == 0)) || !(x < 1 || (one_ok && x == 1)))
-      return "'" + v + "' is out of range: " + what;
-    return "";
+    return ok(x) ? "" : "'" + v + "' " + why;
   };
 }
 
 }  // namespace
 
 std::function<std::string(const std::string&)> positive() {
-  return [](const std::string& v) -> std::string {
-    try {
-      size_t used = 0;
-      const double x = std::stod(v, &used);
-      if (used != v.size()) return "'" + v + "' is not a number";
-      return x > 0 ? "" : "'" + v + "' must be above 0";
-    } catch (const std::exception&) {
-      return "'" + v + "' is not a number";
-    }
-  };
+  return number_check([](double x) { return x > 0; }, "must be above 0");
 }
 std::function<std::string(const std::string&)> non_negative() {
-  return [](const std::string& v) -> std::string {
-    try {
-      size_t used = 0;
-      const double x = std::stod(v, &used);
-      if (used != v.size()) return "'" + v + "' is not a number";
-      return x >= 0 ? "" : "'" + v + "' must be 0 or more";
-    } catch (const std::exception&) {
-      return "'" + v + "' is not a number";
-    }
-  };
+  return number_check([](double x) { return x >= 0; }, "must be 0 or more");
 }
-
 std::function<std::string(const std::string&)> open_fraction() {
-  return fraction_check(false, false, "a share strictly between 0 and 1");
+  return number_check([](double x) { return x > 0 && x < 1; }, "is out of range: a share strictly between 0 and 1");
 }
 std::function<std::string(const std::string&)> dropout_rate() {
-  return fraction_check(true, false, "a rate from 0 up to (not including) 1");
+  return number_check([](double x) { return x >= 0 && x < 1; },
+                      "is out of range: a rate from 0 up to (not including) 1");
 }
 std::function<std::string(const std::string&)> closed_fraction() {
-  return fraction_check(true, true, "a share from 0 to 1");
+  return number_check([](double x) { return x >= 0 && x <= 1; }, "is out of range: a share from 0 to 1");
 }
 
 void refuse_existing_output(const std::string& out, bool overwrite, const std::string& what) {
