@@ -5,13 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "util/assets.h"
+
 namespace qsenti::bench {
 
 // Texts of data/weibo2018/train.tsv: `limit` rows spread evenly over the
 // file (0 = all), so their lengths follow the whole file's (mean 55 tokens);
 // the first rows alone run longer (85).
 inline std::vector<std::string> weibo_texts(size_t limit = 0) {
-  std::ifstream in(std::string(QSENTI_SOURCE_DIR) + "/data/weibo2018/train.tsv");
+  std::ifstream in(qsenti::source_dir() + "/data/weibo2018/train.tsv");
   std::vector<std::string> all;
   std::string line;
   while (std::getline(in, line)) {

@@ -25,6 +25,7 @@
 #include "model/config.h"
 #include "model/loading.h"
 #include "text/tokenizer.h"
+#include "util/assets.h"
 #include "util/runtime.h"
 #include "train/batching.h"
 
@@ -32,7 +33,7 @@ namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
   std::string preset = "0.6B", dtype = "bf16", model;
-  std::string data = std::string(QSENTI_SOURCE_DIR) + "/data/weibo2018/train.tsv";
+  std::string data = qsenti::source_dir() + "/data/weibo2018/train.tsv";
   int64_t n_texts = 256, batch = 16, max_length = 256;
   int threads = 2;
   bool plan_only = false;

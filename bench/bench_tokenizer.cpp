@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "text/tokenizer.h"
+#include "util/assets.h"
 #include "util/runtime.h"
 
 namespace {
@@ -87,7 +88,7 @@ Round run_round(const qsenti::Tokenizer& tok, const std::vector<std::string>& te
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string tsv = std::string(QSENTI_SOURCE_DIR) + "/data/weibo2018/train.tsv";
+  std::string tsv = qsenti::source_dir() + "/data/weibo2018/train.tsv";
   int threads = qsenti::available_cores();
   int rounds = 10, loads = 3;
   for (int i = 1; i < argc; ++i) {

@@ -32,6 +32,7 @@
 #include "train/batching.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
+#include "util/assets.h"
 #include "util/runtime.h"
 #include "device/device.h"
 #include "train/memory_plan.h"
@@ -66,7 +67,7 @@ double cpu_s() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string preset = "0.6B", dtype = "bf16", data = std::string(QSENTI_SOURCE_DIR) + "/data/weibo2018/train.tsv";
+  std::string preset = "0.6B", dtype = "bf16", data = qsenti::source_dir() + "/data/weibo2018/train.tsv";
   std::string device_spec = "auto", json_out, model_arg;
   bool full = false, ckpt = false, plan_only = false;
   double dropout = 0.05;

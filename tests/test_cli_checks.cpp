@@ -183,7 +183,7 @@ TEST(Interrupt, ScopesNestAndResetOnlyAtTheOutermost) {
 // Starts `qsenti args` in the background; returns its pid (written by the shell).
 pid_t start_qsenti(const test::TempDir& tmp, const std::string& args, const std::string& log) {
   const std::string pidfile = tmp / "pid";
-  test::run_shell("sh -c '" + std::string(QSENTI_BINARY) + " " + args + " > " + log + " 2>&1 & echo $! > " +
+  test::run_shell("sh -c '" + std::string(qsenti::test::binary()) + " " + args + " > " + log + " 2>&1 & echo $! > " +
                   pidfile + "; wait $!; echo $? > " + (tmp / "rc") + "' > /dev/null 2>&1 &");
   for (int i = 0; i < 500 && !fs::exists(pidfile); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::ifstream in(pidfile);

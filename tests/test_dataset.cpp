@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/dataset.h"
+#include "test_util.h"
 #include "io/labels.h"
 #include "io/split.h"
 #include "util/error.h"
@@ -18,7 +19,7 @@ using namespace qsenti;
 
 namespace {
 
-const std::string kData = std::string(QSENTI_FIXTURES) + "/data/";
+const std::string kData = std::string(qsenti::test::fixtures_dir()) + "/data/";
 
 Dataset read_string(const std::string& content, const std::string& source,
                     ReadOptions options = {}) {
@@ -249,7 +250,7 @@ TEST(Tsv, SkipBadRowsRecordsEveryOne) {
 }
 
 TEST(Tsv, RealWeiboTrainingSplit) {
-  Dataset ds = read_dataset(std::string(QSENTI_SOURCE_DIR) + "/data/weibo2018/train.tsv");
+  Dataset ds = read_dataset(std::string(qsenti::test::source_dir()) + "/data/weibo2018/train.tsv");
   EXPECT_EQ(ds.size(), 10000u);
   EXPECT_EQ(ds.label_set, LabelSet::binary());
   EXPECT_EQ(ds.class_counts(), (std::vector<int64_t>{4504, 5496}));

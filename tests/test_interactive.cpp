@@ -165,7 +165,7 @@ TEST(InteractivePty, BinaryShowsTheMenuOnATerminal) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     const std::string models = dir.path();
-    ::execl(QSENTI_BINARY, QSENTI_BINARY, "predict", "--models-dir", models.c_str(), static_cast<char*>(nullptr));
+    ::execl(qsenti::test::binary(), qsenti::test::binary(), "predict", "--models-dir", models.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   auto write_all = [&](const std::string& s) { ASSERT_EQ(::write(master, s.data(), s.size()), static_cast<ssize_t>(s.size())); };

@@ -487,7 +487,7 @@ namespace {
 
 // Runs a shell command line in `dir`; `$Q` in it is the qsenti binary.
 test::CommandResult shell_in(const std::string& dir, const std::string& line, bool merge_stderr = false) {
-  std::string cmd = "cd '" + dir + "' && Q='" + std::string(QSENTI_BINARY) + "' && " + line;
+  std::string cmd = "cd '" + dir + "' && Q='" + std::string(qsenti::test::binary()) + "' && " + line;
   if (merge_stderr) cmd = "{ " + cmd + " ; } 2>&1";
   return test::run_shell(cmd);
 }

@@ -486,7 +486,7 @@ TEST_F(ServeRealRun, AnswersEqualQsentiPredictAlsoUnderConcurrentClients) {
 TEST_F(ServeRealRun, BinaryServesAndStopsCleanlyOnSigterm) {
   // The real command: start, answer one request, SIGTERM, exit 0.
   const std::string log = *home_ / "serve.log";
-  const std::string cmd = std::string(QSENTI_BINARY) + " serve --run " + (*home_ / "run") +
+  const std::string cmd = std::string(qsenti::test::binary()) + " serve --run " + (*home_ / "run") +
                           " --port 0 --threads 1 >/dev/null 2>" + log + " & echo $!";
   auto started = test::run_shell(cmd);
   const int pid = std::stoi(started.output);

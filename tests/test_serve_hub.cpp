@@ -579,7 +579,7 @@ TEST(HubDownload, KilledProcessResumesFetchingOnlyWhatIsMissing) {
   if (pid == 0) {
     ::dup2(devnull, 1);
     ::dup2(devnull, 2);
-    ::execve(QSENTI_BINARY, const_cast<char* const*>(argv), envp.data());
+    ::execve(qsenti::test::binary(), const_cast<char* const*>(argv), envp.data());
     ::_exit(127);
   }
   ::close(devnull);
@@ -598,7 +598,7 @@ TEST(HubDownload, KilledProcessResumesFetchingOnlyWhatIsMissing) {
   const int64_t served_before = m.cdn_bytes;
   m.throttle_us = 0;
   const auto r = test::run_shell("HF_HUB_CACHE=" + tmp / "hub" + " HF_ENDPOINT=" + m.endpoint() + " " +
-                                 QSENTI_BINARY + " download org/model --include model.safetensors --quiet");
+                                 qsenti::test::binary() + " download org/model --include model.safetensors --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, storage(tmp) + "/snapshots/" + kCommit + "\n");
   EXPECT_EQ(read_all(storage(tmp) + "/snapshots/" + kCommit + "/model.safetensors"),
@@ -612,16 +612,16 @@ TEST(HubDownload, CommandLineErrorsAreClear) {
   MockHub m;
   TempDir tmp;
   const std::string env = "HF_HUB_CACHE=" + tmp / "hub" + " HF_ENDPOINT=" + m.endpoint() + " ";
-  auto r = test::run_shell(env + QSENTI_BINARY + " download org/gated 2>&1");
+  auto r = test::run_shell(env + qsenti::test::binary() + " download org/gated 2>&1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("HF_TOKEN"), std::string::npos) << r.output;
-  r = test::run_shell(env + QSENTI_BINARY + " download org/nothing 2>&1");
+  r = test::run_shell(env + qsenti::test::binary() + " download org/nothing 2>&1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("404"), std::string::npos) << r.output;
-  r = test::run_shell(env + "HF_HUB_OFFLINE=1 " + QSENTI_BINARY + " download org/model 2>&1");
+  r = test::run_shell(env + "HF_HUB_OFFLINE=1 " + qsenti::test::binary() + " download org/model 2>&1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("HF_HUB_OFFLINE"), std::string::npos) << r.output;
-  r = test::run_shell(env + QSENTI_BINARY + " download not-a-repo 2>&1");
+  r = test::run_shell(env + qsenti::test::binary() + " download not-a-repo 2>&1");
   EXPECT_EQ(r.exit_code, 2) << r.output;
 }
 

@@ -1,5 +1,7 @@
 // The Qwen3 tokenizer against ids recorded from Hugging Face's `tokenizers`.
 #include <gtest/gtest.h>
+
+#include "test_util.h"
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -38,7 +40,7 @@ const Tokenizer& tok() {
 }
 
 std::vector<json> read_jsonl(const std::string& name) {
-  const std::string path = std::string(QSENTI_FIXTURES) + "/tokenizer/" + name;
+  const std::string path = std::string(qsenti::test::fixtures_dir()) + "/tokenizer/" + name;
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << path;
   std::vector<json> rows;
@@ -470,7 +472,7 @@ TEST(Cli, TokenizeLines) {
   const std::string input = dir.write("in.txt", "Hello world\n\n<|im_end|>你好\r\n");
   const std::string jl = dir.write("in.jsonl", "\"a\\nb\"\n\"\"\n\"<think>\"\n");
   const std::string badjl = dir.write("bad.jsonl", "\"ok\"\n{\"a\": 1}\n");
-  const std::string bin = QSENTI_BINARY;
+  const std::string bin = qsenti::test::binary();
   // Each run pays LibTorch's start-up: start them all at once.
   const std::vector<std::string> cmds = {
       bin + " tokenize < " + input,

@@ -12,10 +12,29 @@
 #include <string>
 #include <vector>
 
+#include "util/assets.h"
+
 namespace qsenti::test {
 
-inline std::string fixture(const std::string& rel) { return std::string(QSENTI_FIXTURES) + "/" + rel; }
-inline std::string source_path(const std::string& rel) { return std::string(QSENTI_SOURCE_DIR) + "/" + rel; }
+// The checkout's paths come from one library function and the tests' own
+// location, not from compile definitions: an absolute path in every test
+// file's flags would make each clone miss the shared ccache (CMakeLists.txt).
+inline const char* source_dir() {
+  static const std::string dir = qsenti::source_dir();
+  return dir.c_str();
+}
+inline const char* fixtures_dir() {
+  static const std::string dir = std::string(source_dir()) + "/tests/fixtures";
+  return dir.c_str();
+}
+// The qsenti binary sits beside qsenti_tests in the build folder.
+inline const char* binary() {
+  static const std::string path =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path().string() + "/qsenti";
+  return path.c_str();
+}
+inline std::string fixture(const std::string& rel) { return std::string(fixtures_dir()) + "/" + rel; }
+inline std::string source_path(const std::string& rel) { return std::string(source_dir()) + "/" + rel; }
 
 inline nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
@@ -92,7 +111,7 @@ inline CommandResult run_shell(const std::string& cmd) {
 
 // Runs the qsenti binary with `args` (a shell fragment); stdout is captured.
 inline CommandResult run_qsenti(const std::string& args, bool merge_stderr = false) {
-  return run_shell(std::string(QSENTI_BINARY) + " " + args + (merge_stderr ? " 2>&1" : ""));
+  return run_shell(std::string(qsenti::test::binary()) + " " + args + (merge_stderr ? " 2>&1" : ""));
 }
 
 inline void write_file(const std::string& path, const std::string& text) {

@@ -33,4 +33,6 @@ std::string assets_dir() {
                    "\n(set QSENTI_HOME to the qsenti folder)");
 }
 
+std::string source_dir() { return QSENTI_SOURCE_DIR; }
+
 }  // namespace qsenti

@@ -12,4 +12,8 @@ namespace qsenti {
 // every place tried when none does.
 std::string assets_dir();
 
+// The source tree this binary was built from (tests and benchmarks read
+// their fixtures and data there).
+std::string source_dir();
+
 }  // namespace qsenti
