@@ -12,6 +12,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
 
 #include "fake_classifier.h"
 #include "serve/api_error.h"
@@ -49,6 +56,7 @@ class RunningServer {
     return client().Post(path.c_str(), h, body, "application/json");
   }
   serve::Server& server() { return *server_; }
+  int port() const { return port_; }
 
  private:
   std::unique_ptr<serve::Server> server_;
@@ -296,6 +304,31 @@ TEST(ServeFake, EmbeddingsInTeiAndOpenAiShapes) {
   expect_vector(decoded, fake_vector("ab"));
   expect_error(s.post("/v1/embeddings", R"({"input": [1, 2, 3]})"), 422, "Validation");
   expect_error(s.post("/v1/embeddings", R"({"input": "x", "dimensions": 2})"), 422, "Validation");
+
+  // POST / (TEI's generic route; huggingface_hub's InferenceClient(base_url=...)):
+  // with `parameters` the Inference API's text classification, a list per input;
+  // without, as the run's kind: an embedding run embeds, a classifier predicts.
+  r = s.post("/", R"({"inputs": "好", "parameters": {}, "model": "emb"})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  j = body_of(r);
+  ASSERT_EQ(j.size(), 1u);
+  ASSERT_EQ(j[0].size(), 2u);
+  EXPECT_EQ(j[0][0]["label"], "positive");
+  EXPECT_NEAR(j[0][0]["score"].get<double>(), test::fake_positive_probability("好", 0.0), 1e-6);
+  j = body_of(s.post("/", R"({"inputs": ["好", "差"], "parameters": {"top_k": 1}, "model": "emb"})"));
+  ASSERT_EQ(j.size(), 2u);
+  ASSERT_EQ(j[1].size(), 1u);
+  EXPECT_EQ(j[1][0]["label"], "negative");
+  j = body_of(s.post("/", R"({"inputs": "好", "parameters": {"function_to_apply": "none"}, "model": "emb"})"));
+  EXPECT_NEAR(j[0][0]["score"].get<double>(), std::log(test::fake_positive_probability("好", 0.0)), 1e-5);
+  expect_error(s.post("/", R"({"inputs": "x", "parameters": {"function_to_apply": "sigmoid"}})"), 422, "Validation");
+  expect_error(s.post("/", R"({"inputs": "x", "parameters": {"top_k": 0}})"), 422, "Validation");
+  j = body_of(s.post("/", R"({"inputs": "ab", "model": "emb"})"));
+  ASSERT_EQ(j.size(), 1u);
+  expect_vector(j[0].get<std::vector<float>>(), fake_vector("ab"));
+  j = body_of(s.post("/", R"({"inputs": "好", "model": "clf"})"));
+  ASSERT_TRUE(j.is_array() && j[0].is_object()) << j;  // /predict's flat list for one input
+  EXPECT_EQ(j[0]["label"], "positive");
 }
 
 TEST(ServeFake, TheWebPageIsServedOpenAndCallsTheApi) {
@@ -342,6 +375,88 @@ TEST(ServeFake, ConcurrentClientsGetTheirOwnAnswers) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_GE(s.server().metrics().counter("te_request_success", "method=\"predict\""), 128);
+}
+
+// Holds the worker inside a forward of "hold" until released, and records
+// every text that reaches the model.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool holding = false, released = false;
+  std::vector<std::string> seen;
+};
+Gate* g_gate = nullptr;
+
+class GatedClassifier : public test::FakeClassifier {
+ public:
+  using FakeClassifier::FakeClassifier;
+  torch::Tensor predict_proba(const std::vector<std::string>& texts) override {
+    std::unique_lock<std::mutex> lock(g_gate->mu);
+    for (const auto& t : texts) g_gate->seen.push_back(t);
+    if (std::find(texts.begin(), texts.end(), "hold") != texts.end()) {
+      g_gate->holding = true;
+      g_gate->cv.notify_all();
+      g_gate->cv.wait(lock, [] { return g_gate->released; });
+    }
+    lock.unlock();
+    return FakeClassifier::predict_proba(texts);
+  }
+};
+
+TEST(ServeFake, InputsOfDisconnectedClientsAreDropped) {
+  TempDir tmp;
+  Gate gate;
+  g_gate = &gate;
+  serve::ServeOptions o = fake_options(tmp);
+  o.loader = [](const std::string& dir, const PredictOptions&) -> std::unique_ptr<TextClassifier> {
+    return std::make_unique<GatedClassifier>(RunManifest::load(dir));
+  };
+  RunningServer s(o);
+  // One request occupies the model.
+  std::thread busy([&] {
+    auto r = s.post("/predict", R"({"inputs": "hold"})");
+    EXPECT_TRUE(r && r->status == 200);
+  });
+  {
+    std::unique_lock<std::mutex> lock(gate.mu);
+    ASSERT_TRUE(gate.cv.wait_for(lock, std::chrono::seconds(30), [&] { return gate.holding; }));
+  }
+  // A second client queues its input behind it and hangs up.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(s.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string body = R"({"inputs": "gone"})";
+  const std::string request = "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  auto until = [&](auto pred) {
+    for (int i = 0; i < 1500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return pred();
+  };
+  ASSERT_TRUE(until([&] { return s.server().metrics().gauge("te_queue_size") == 1; }));
+  ::close(fd);
+  // The server notices, drops the queued input and counts the request failed.
+  EXPECT_TRUE(until([&] {
+    return s.server().metrics().counter("te_request_failure", "err=\"disconnected\"") == 1;
+  }));
+  EXPECT_EQ(s.server().metrics().gauge("te_queue_size"), 0);
+  {
+    std::lock_guard<std::mutex> lock(gate.mu);
+    gate.released = true;
+  }
+  gate.cv.notify_all();
+  busy.join();
+  // A later request is answered; "gone" never reached the model.
+  auto r = s.post("/predict", R"({"inputs": "after"})");
+  ASSERT_TRUE(r && r->status == 200);
+  std::lock_guard<std::mutex> lock(gate.mu);
+  EXPECT_EQ(std::count(gate.seen.begin(), gate.seen.end(), "gone"), 0);
+  EXPECT_EQ(std::count(gate.seen.begin(), gate.seen.end(), "after"), 1);
+  g_gate = nullptr;
 }
 
 TEST(ServeFake, ClassifyTokenizeDecodeInfoModelsHealth) {

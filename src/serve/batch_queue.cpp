@@ -24,9 +24,23 @@ void Job::fail(const std::string& message) {
   cv_.notify_all();
 }
 
-bool Job::wait() {
+bool Job::wait(const std::function<bool()>& client_gone) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return failed_ || done_ == rows_.size(); });
+  auto finished = [&] { return failed_ || done_ == rows_.size(); };
+  if (!client_gone) {
+    cv_.wait(lock, finished);
+    return !failed_;
+  }
+  while (!cv_.wait_for(lock, std::chrono::milliseconds(20), finished)) {
+    lock.unlock();
+    const bool gone = client_gone();
+    lock.lock();
+    if (gone && !finished()) {
+      abandoned_ = true;
+      cancel();
+      return false;
+    }
+  }
   return !failed_;
 }
 
@@ -83,6 +97,13 @@ void BatchQueue::submit(std::vector<QueuedInput> inputs) {
     if (metrics_) metrics_->set("te_queue_size", static_cast<double>(queue_.size()));
   }
   cv_.notify_one();
+}
+
+void BatchQueue::drop_cancelled() {
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.erase(std::remove_if(queue_.begin(), queue_.end(), [](const QueuedInput& in) { return in.job->cancelled(); }),
+               queue_.end());
+  if (metrics_) metrics_->set("te_queue_size", static_cast<double>(queue_.size()));
 }
 
 void BatchQueue::stop() {

@@ -37,7 +37,10 @@ class Job {
   void fulfil(size_t i, torch::Tensor row, double queue_s, double inference_s);
   void fail(const std::string& message);
   // Blocks until every input is answered or the job failed; true when answered.
-  bool wait();
+  // `client_gone`, asked every 20 ms while waiting, abandons the job when it
+  // says so: cancelled (its queued inputs are dropped), wait() false.
+  bool wait(const std::function<bool()>& client_gone = {});
+  bool abandoned() const { return abandoned_; }
   void cancel() { cancelled_ = true; }  // its inputs are dropped from the queue
   bool cancelled() const { return cancelled_ || failed_; }
   const std::vector<torch::Tensor>& rows() const { return rows_; }
@@ -50,7 +53,7 @@ class Job {
   std::condition_variable cv_;
   std::vector<torch::Tensor> rows_;
   size_t done_ = 0;
-  std::atomic<bool> cancelled_{false}, failed_{false};
+  std::atomic<bool> cancelled_{false}, failed_{false}, abandoned_{false};
   std::string error_;
   double queue_s_ = 0, inference_s_ = 0;
 };
@@ -81,6 +84,7 @@ class BatchQueue {
   ~BatchQueue();  // finishes what is queued, then joins the worker
 
   void submit(std::vector<QueuedInput> inputs);
+  void drop_cancelled();  // removes cancelled jobs' inputs now (memory, te_queue_size)
   void stop();  // no new work; the worker drains the queue and exits
   size_t queue_size() const;
 

@@ -44,6 +44,14 @@ void Metrics::observe(const std::string& name, double value, const std::string& 
   h.count += 1;
 }
 
+double Metrics::gauge(const std::string& name, const std::string& labels) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = gauges_.find(name);
+  if (it == gauges_.end()) return 0;
+  auto jt = it->second.find(labels);
+  return jt == it->second.end() ? 0 : jt->second;
+}
+
 double Metrics::counter(const std::string& name, const std::string& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = counters_.find(name);

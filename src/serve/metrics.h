@@ -17,6 +17,7 @@ class Metrics {
   void set(const std::string& name, double value, const std::string& labels = "");
   void observe(const std::string& name, double value, const std::string& labels = "");
   double counter(const std::string& name, const std::string& labels = "") const;  // for tests
+  double gauge(const std::string& name, const std::string& labels = "") const;    // for tests
   std::string render() const;  // Prometheus text format 0.0.4
 
  private:

@@ -104,6 +104,27 @@ TextsRequest parse_predict(const json& body, int64_t max_batch) {
   return r;
 }
 
+TextsRequest parse_hf_text_classification(const json& body, int64_t max_batch) {
+  TextsRequest r;
+  r.model = get_model(body);
+  read_flat(required(body, "inputs"), "inputs", max_batch, r);
+  const json& params = body.contains("parameters") && !body["parameters"].is_null() ? body["parameters"] : json::object();
+  if (!params.is_object()) throw ApiError::validation("`parameters` must be an object");
+  if (auto it = params.find("top_k"); it != params.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1)
+      throw ApiError::validation("`parameters.top_k` must be a whole number of at least 1");
+    r.top_k = it->get<int64_t>();
+  }
+  if (auto it = params.find("function_to_apply"); it != params.end() && !it->is_null()) {
+    const std::string f = it->is_string() ? it->get<std::string>() : "";
+    if (f == "none") r.raw_scores = true;
+    else if (f != "softmax")
+      throw ApiError::validation("`parameters.function_to_apply` must be \"softmax\" or \"none\" (the classifiers give "
+                                 "probabilities; a sigmoid of them is not the model's)");
+  }
+  return r;
+}
+
 TextsRequest parse_classify(const json& body, int64_t max_batch) {
   TextsRequest r;
   r.model = get_model(body);

@@ -21,11 +21,18 @@ struct TextsRequest {
   bool truncate_left = false;    // truncation_direction "Left"
   bool add_special_tokens = true;  // /tokenize
   bool base64 = false;           // /v1/embeddings encoding_format "base64"
+  int64_t top_k = 0;             // POST / text classification: 0 = every label
 };
 
 // POST /predict (TEI): inputs "a" | ["a"] | [["a"], ["b"]]; raw_scores,
 // truncate, truncation_direction. Text pairs are refused (422).
 TextsRequest parse_predict(const nlohmann::json& body, int64_t max_client_batch_size);
+// POST / in the Hugging Face Inference API's text-classification shape
+// (huggingface_hub's InferenceClient.text_classification): inputs "a" |
+// ["a", "b"]; parameters.top_k, parameters.function_to_apply "softmax"
+// (probabilities) | "none" (raw scores). "sigmoid" is refused: the classifiers
+// give probabilities, and a sigmoid of those is not the model's.
+TextsRequest parse_hf_text_classification(const nlohmann::json& body, int64_t max_client_batch_size);
 // POST /classify (vLLM): input "a" | ["a", "b"]; model.
 TextsRequest parse_classify(const nlohmann::json& body, int64_t max_client_batch_size);
 // POST /tokenize (TEI): inputs "a" | ["a", "b"]; add_special_tokens.

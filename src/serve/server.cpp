@@ -15,6 +15,7 @@
 #include "methods/classifier.h"
 #include "serve/api_error.h"
 #include "serve/batch_queue.h"
+#include "serve/client_watch.h"
 #include "serve/metrics.h"
 #include "serve/request_parse.h"
 #include "serve/web_page.h"
@@ -29,6 +30,10 @@ using nlohmann::json;
 namespace {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// The request the current HTTP thread is answering (set by route()), so that
+// waiting for the model can notice its client leaving.
+thread_local const httplib::Request* current_request = nullptr;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -225,7 +230,21 @@ struct Server::Impl {
       in.enqueued = now;
     }
     queue.submit(std::move(inputs));
-    if (!job->wait()) throw ApiError::backend(job->error());
+    std::function<bool()> client_gone;
+    std::shared_ptr<ClientWatch> watch;
+    if (current_request) {
+      watch = std::make_shared<ClientWatch>(current_request->remote_addr, current_request->remote_port,
+                                            current_request->local_port);
+      client_gone = [watch] { return watch->gone(); };
+    }
+    if (!job->wait(client_gone)) {
+      if (job->abandoned()) {
+        queue.drop_cancelled();
+        // Nobody reads this answer; it names the case in the metrics (err="disconnected").
+        throw ApiError(499, "Disconnected", "the client closed the connection before its answer");
+      }
+      throw ApiError::backend(job->error());
+    }
     int64_t chars = 0;
     for (const auto& t : req.texts) chars += static_cast<int64_t>(t.size());
     auto ms = [](double s) { return std::to_string(static_cast<int64_t>(std::llround(s * 1000))); };
@@ -286,6 +305,10 @@ struct Server::Impl {
   httplib::Server::Handler route(const std::string& method, Handler h, bool counted = true) {
     return [this, method, h, counted](const httplib::Request& req, httplib::Response& res) {
       const auto t0 = Clock::now();
+      struct Current {
+        explicit Current(const httplib::Request& r) { current_request = &r; }
+        ~Current() { current_request = nullptr; }
+      } current(req);
       const std::string labels = "method=\"" + method + "\"";
       if (counted) metrics.inc("te_request_count", labels);
       try {
@@ -315,14 +338,49 @@ struct Server::Impl {
     res.set_content(e.body(), "application/json");
   }
 
+  // POST /predict (TEI).
+  void answer_predict(const json& b, httplib::Response& res) {
+    TextsRequest r = parse_predict(b, o.max_client_batch_size);
+    ServedRun& run = run_named(r.model);
+    json out = json::array();
+    for (const auto& row : classify(run, r, res)) out.push_back(predict_answer(run, row, r.raw_scores));
+    res.set_content(dump(r.batch ? out : out[0]), "application/json");
+  }
+
+  // POST /embed (TEI).
+  void answer_embed(const json& b, httplib::Response& res) {
+    TextsRequest r = parse_embed(b, o.max_client_batch_size);
+    ServedRun& run = embedding_run(r.model);
+    json out = json::array();
+    for (const auto& row : run_inputs(run, *run.embed_queue, r, res)) out.push_back(floats_of(row));
+    res.set_content(dump(out), "application/json");
+  }
+
   void add_routes() {
-    http.Post("/predict", route("predict", [this](const json& b, httplib::Response& res) {
-      TextsRequest r = parse_predict(b, o.max_client_batch_size);
-      ServedRun& run = run_named(r.model);
-      auto rows = classify(run, r, res);
-      json out = json::array();
-      for (const auto& row : rows) out.push_back(predict_answer(run, row, r.raw_scores));
-      res.set_content(dump(r.batch ? out : out[0]), "application/json");
+    http.Post("/predict", route("predict", [this](const json& b, httplib::Response& res) { answer_predict(b, res); }));
+    // TEI's generic route answers as its model's kind. A method-A run both
+    // classifies and embeds, so the body decides: huggingface_hub's
+    // InferenceClient(base_url=...) posts here, `parameters` with
+    // text_classification (answered in the Inference API's shape, a list of
+    // labels per input) and without it for feature_extraction.
+    http.Post("/", route("compat", [this](const json& b, httplib::Response& res) {
+      const std::string model = b.contains("model") && b["model"].is_string() ? b["model"].get<std::string>() : "";
+      if (b.contains("parameters")) {
+        TextsRequest r = parse_hf_text_classification(b, o.max_client_batch_size);
+        ServedRun& run = run_named(r.model);
+        json out = json::array();
+        for (const auto& row : classify(run, r, res)) {
+          json labels = predict_answer(run, row, r.raw_scores);
+          if (r.top_k > 0 && static_cast<int64_t>(labels.size()) > r.top_k)
+            labels.erase(labels.begin() + r.top_k, labels.end());
+          out.push_back(labels);
+        }
+        res.set_content(dump(out), "application/json");
+      } else if (run_named(model).embed_queue) {
+        answer_embed(b, res);
+      } else {
+        answer_predict(b, res);
+      }
     }));
     http.Post("/classify", route("classify", [this](const json& b, httplib::Response& res) {
       TextsRequest r = parse_classify(b, o.max_client_batch_size);
@@ -344,13 +402,7 @@ struct Server::Impl {
                             {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}),
                       "application/json");
     }));
-    http.Post("/embed", route("embed", [this](const json& b, httplib::Response& res) {
-      TextsRequest r = parse_embed(b, o.max_client_batch_size);
-      ServedRun& run = embedding_run(r.model);
-      json out = json::array();
-      for (const auto& row : run_inputs(run, *run.embed_queue, r, res)) out.push_back(floats_of(row));
-      res.set_content(dump(out), "application/json");
-    }));
+    http.Post("/embed", route("embed", [this](const json& b, httplib::Response& res) { answer_embed(b, res); }));
     http.Post("/v1/embeddings", route("embeddings", [this](const json& b, httplib::Response& res) {
       TextsRequest r = parse_openai_embeddings(b, o.max_client_batch_size);
       ServedRun& run = embedding_run(r.model);
