@@ -12,7 +12,6 @@ which serve opens as a run): three labels, so the order of the bars matters.
 """
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,23 +22,6 @@ import common  # noqa: E402
 
 TEXTS = ["今天天气真好，出去走走", "太失望了，再也不来了", "一般般吧"]
 KEY = "page-key"
-
-
-def start_server(qsenti, run, log_path):
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([qsenti, "serve", "--run", f"weibo={run}", "--port", "0", "--api-key", KEY,
-                             "--threads", "1"], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        text = open(log_path, encoding="utf-8", errors="replace").read()
-        m = re.search(r"listening on http://[^:]+:(\d+)/", text)
-        if m:
-            return proc, int(m.group(1))
-        if proc.poll() is not None:
-            raise common.CheckFailure(f"serve exited with {proc.returncode}: {text}")
-        time.sleep(0.2)
-    proc.kill()
-    raise common.CheckFailure("serve did not start listening within 120 s")
 
 
 def browser():
@@ -84,7 +66,8 @@ def main(report):
             expected.append(json.loads(out.stdout.decode("utf-8").strip().splitlines()[0])["probabilities"])
         labels = list(expected[0].keys())
 
-        proc, port = start_server(args.qsenti, run, os.path.join(tmp, "serve.log"))
+        proc, port = common.start_server(args.qsenti, ["--run", f"weibo={run}", "--api-key", KEY, "--threads", "1"],
+                                          os.path.join(tmp, "serve.log"))
         driver = None
         try:
             driver = browser()

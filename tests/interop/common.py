@@ -155,6 +155,37 @@ def section(report, what, fn, *args):
         return None
 
 
+def start_server(qsenti, serve_args, log_path):
+    """Starts `qsenti serve --port 0 SERVE_ARGS`, its output to log_path;
+    returns (process, port) once it says where it listens."""
+    import re
+
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([qsenti, "serve", "--port", "0"] + [str(a) for a in serve_args],
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text = open(log_path, encoding="utf-8", errors="replace").read()
+        m = re.search(r"listening on http://[^:]+:(\d+)/", text)
+        if m:
+            return proc, int(m.group(1))
+        if proc.poll() is not None:
+            raise CheckFailure(f"serve exited with {proc.returncode}: {text}")
+        time.sleep(0.2)
+    proc.kill()
+    raise CheckFailure("serve did not start listening within 120 s")
+
+
+def stop_server(proc):
+    """SIGTERM, as a service manager stops it; the exit code (None: killed after 30 s)."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return None
+
+
 def main_guard(name, body):
     """Runs body(report); turns CheckFailure or any crash into a FAIL line."""
     report = Report(name)
