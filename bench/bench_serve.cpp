@@ -4,10 +4,13 @@
 //   bench_serve --run RUN [--clients 64] [--seconds 60] [--texts-per-request 1]
 //               [--threads 2] [--max-batch-tokens 16384] [--batch-wait-ms 1] [--json]
 // RUN is any run serve opens (a qsenti run, or `qsenti init --num-labels 2`).
-// 1. bare: predict_proba on batches of 32 Weibo texts for a few seconds;
+// 1. bare: predict_proba on batches of 32 Weibo texts for a few seconds, and
+//    one short text alone, 30 times;
 // 2. served: the clients post /predict in a loop for --seconds;
-// prints requests/s, texts/s, latency percentiles, errors, and texts/s as a
-// share of the bare classifier's.
+// 3. lone: one client posts the short text 30 times on the idle service;
+// prints requests/s, texts/s, latency percentiles, errors, the batch sizes
+// the batcher formed, texts/s as a share of the bare classifier's, and the
+// lone request's median latency as a multiple of one bare forward of it.
 #include <httplib.h>
 
 #include <algorithm>
@@ -16,10 +19,12 @@
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "bench_common.h"
 #include "methods/classifier.h"
+#include "serve/metrics.h"
 #include "serve/server.h"
 #include "util/runtime.h"
 
@@ -66,7 +71,8 @@ int main(int argc, char** argv) {
   const std::vector<std::string> texts = bench::weibo_texts(2000);
 
   // 1. The bare classifier, batches of 32, for a fifth of the served time (at least 5 s).
-  double bare_tps = 0;
+  double bare_tps = 0, bare_short_ms = 0;
+  const std::string short_text = "开心！";
   {
     PredictOptions po;
     po.batch_size = 32;
@@ -81,6 +87,13 @@ int main(int argc, char** argv) {
       done += batch.size();
     }
     bare_tps = static_cast<double>(done) / bench::seconds_since(t0);
+    std::vector<double> ms;
+    for (int i = 0; i < 30; ++i) {
+      const auto s = std::chrono::steady_clock::now();
+      clf->predict_proba({short_text});
+      ms.push_back(bench::seconds_since(s) * 1000);
+    }
+    bare_short_ms = percentile(ms, 0.5);
   }
 
   // 2. The service, in this process, on a free port.
@@ -130,6 +143,33 @@ int main(int argc, char** argv) {
   stop = true;
   for (auto& t : pool) t.join();
   const double elapsed = bench::seconds_since(t0);
+  // The batch sizes formed under load (te_batch_size's cumulative buckets).
+  json batch_sizes = json::object();
+  {
+    std::istringstream metrics(server.metrics().render());
+    std::string line;
+    const std::string key = "te_batch_size_bucket{le=\"";
+    while (std::getline(metrics, line))
+      if (line.rfind(key, 0) == 0) {
+        const auto end = line.find('"', key.size());
+        batch_sizes["<=" + line.substr(key.size(), end - key.size())] = std::stod(line.substr(line.rfind(' ') + 1));
+      }
+  }
+
+  // 3. A lone short request on the idle service.
+  std::vector<double> lone_ms;
+  {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    httplib::Client cli("127.0.0.1", port);
+    cli.set_keep_alive(true);
+    const std::string body = json{{"inputs", short_text}}.dump();
+    for (int i = 0; i < 30; ++i) {
+      const auto s = std::chrono::steady_clock::now();
+      auto res = cli.Post("/predict", body, "application/json");
+      if (res && res->status == 200) lone_ms.push_back(bench::seconds_since(s) * 1000);
+      else ++failures;
+    }
+  }
   server.stop();
   listener.join();
 
@@ -149,6 +189,10 @@ int main(int argc, char** argv) {
               {"latency_ms", {{"p50", percentile(latencies_ms, 0.50)},
                               {"p95", percentile(latencies_ms, 0.95)},
                               {"p99", percentile(latencies_ms, 0.99)}}},
+              {"batch_size_cumulative", batch_sizes},
+              {"lone_short_request_ms_p50", percentile(lone_ms, 0.5)},
+              {"bare_short_forward_ms_p50", bare_short_ms},
+              {"lone_over_forward", bare_short_ms > 0 ? percentile(lone_ms, 0.5) / bare_short_ms : 0},
               {"peak_rss_bytes", bench::peak_rss_bytes()}};
   if (as_json) {
     std::cout << out.dump(2) << "\n";
@@ -159,6 +203,10 @@ int main(int argc, char** argv) {
                 percentile(latencies_ms, 0.95), percentile(latencies_ms, 0.99));
     std::printf("bare classifier (batches of 32, same process): %.1f texts/s; served = %.2fx of it\n", bare_tps,
                 bare_tps > 0 ? tps / bare_tps : 0.0);
+    std::printf("batch sizes (cumulative): %s\n", batch_sizes.dump().c_str());
+    std::printf("lone short request: p50 %.2f ms = %.2fx one bare forward of it (%.2f ms)\n", percentile(lone_ms, 0.5),
+                bare_short_ms > 0 ? percentile(lone_ms, 0.5) / bare_short_ms : 0.0, bare_short_ms);
+    std::printf("peak RSS %.0f MiB\n", static_cast<double>(bench::peak_rss_bytes()) / (1 << 20));
   }
   return failures.load() == 0 ? 0 : 1;
 }
