@@ -88,10 +88,7 @@ std::string export_hf(const HfExportOptions& o) {
   nlohmann::json source = {{"qsenti_version", QSENTI_VERSION}, {"run", fs::absolute(o.run).string()},
                            {"method", m.method}, {"labels", m.labels}, {"dtype", o.dtype}};
   write_text_atomically((fs::path(tmp) / "qsenti_export.json").string(), source.dump(2) + "\n");
-  fsync_directory(tmp);
-  fs::remove_all(o.out);
-  fs::rename(tmp, o.out);
-  fsync_directory(fs::path(o.out).parent_path().empty() ? "." : fs::path(o.out).parent_path().string());
+  replace_directory(tmp, o.out);
   return what + " (" + o.dtype + ", " + std::to_string(m.labels.size()) + " labels) in " + o.out;
 }
 

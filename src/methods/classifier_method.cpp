@@ -129,8 +129,7 @@ void write_full_model_folder(Qwen3& model, const std::string& dir, const std::ve
   model->config.id2label = labels;
   model->config.pad_token_id = pad_id;
   save_qwen3(model, tmp, dtype);
-  fs::remove_all(dir);
-  fs::rename(tmp, dir);
+  replace_directory(tmp, dir);
 }
 
 class SeqClsClassifier : public TextClassifier {

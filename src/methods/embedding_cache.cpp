@@ -76,7 +76,10 @@ EmbeddingCache::EmbeddingCache(const std::string& root, const std::string& ident
 }
 
 EmbeddingCache::~EmbeddingCache() {
-  if (shard_) std::fclose(shard_);
+  if (!shard_) return;
+  // What was appended is worth keeping across a crash of the machine too.
+  if (std::fflush(shard_) == 0) ::fsync(::fileno(shard_));
+  std::fclose(shard_);
 }
 
 void EmbeddingCache::read_shard(const std::string& path) {
@@ -140,6 +143,7 @@ void EmbeddingCache::open_shard() {
   std::memcpy(header + 12, &dim, 4);
   std::memcpy(header + 16, &identity_hash_, 8);
   std::fwrite(header, 1, kHeaderBytes, shard_);
+  fsync_directory(dir_);  // the new shard's entry in the folder
 }
 
 void EmbeddingCache::append(const std::vector<const std::string*>& texts, const torch::Tensor& vectors) {

@@ -36,8 +36,7 @@ void write_adapter_folder(Qwen3& model, const TrainOptions& o, const std::string
   ac.base_model_name_or_path = fs::absolute(o.model).string();
   ac.task_type = task_type;
   save_peft_adapter(model, ac, tmp);
-  fs::remove_all(dir);
-  fs::rename(tmp, dir);
+  replace_directory(tmp, dir);
 }
 
 void finish_run_folder(const std::string& run_dir, const TrainOptions& o) {

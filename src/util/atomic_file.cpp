@@ -1,11 +1,13 @@
 #include "util/atomic_file.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_EXCHANGE (glibc 2.28+)
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "util/error.h"
@@ -21,6 +23,32 @@ void fsync_directory(const std::string& dir) {
   if (fd < 0) return;  // best effort: some file systems refuse it
   ::fsync(fd);
   ::close(fd);
+}
+
+void replace_directory(const std::string& tmp, const std::string& dir) {
+  namespace fs = std::filesystem;
+  fsync_directory(tmp);
+  const fs::path parent = fs::path(dir).parent_path();
+  const std::string parent_dir = parent.empty() ? "." : parent.string();
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
+      fsync_directory(parent_dir);
+      fs::remove_all(tmp, ec);  // now the old copy
+      return;
+    }
+    // No RENAME_EXCHANGE on this file system: the old copy steps aside first,
+    // so a crash leaves it under "<dir>.old".
+    const std::string old = dir + ".old";
+    fs::remove_all(old, ec);
+    fs::rename(dir, old);
+    fs::rename(tmp, dir);
+    fsync_directory(parent_dir);
+    fs::remove_all(old, ec);
+    return;
+  }
+  fs::rename(tmp, dir);
+  fsync_directory(parent_dir);
 }
 
 void commit_temp_file(const std::string& tmp_path, const std::string& path) {

@@ -19,4 +19,10 @@ std::string temp_path_for(const std::string& path);
 // fsync of a folder, so that renames and new entries in it survive a crash.
 void fsync_directory(const std::string& dir);
 
+// Puts the finished folder `tmp` in place of `dir` (which may not exist):
+// tmp's entries and the parent are fsynced, and an existing `dir` is swapped
+// out in one step (renameat2 RENAME_EXCHANGE), so at every moment one whole
+// copy is there under `dir`; the old copy is removed afterwards.
+void replace_directory(const std::string& tmp, const std::string& dir);
+
 }  // namespace qsenti
