@@ -3,6 +3,8 @@
 // small logistic-regression task with dropout (so the RNG state matters).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 
@@ -175,6 +177,33 @@ TEST(TrainerLoop, LearnsAndWritesHistoryCheckpointAndBest) {
   Metrics m = task.validate();
   EXPECT_DOUBLE_EQ(m.accuracy, r.best_score);
   (void)last;
+}
+
+// The step folders under checkpoints/, oldest first.
+std::vector<std::string> checkpoint_steps(const std::string& run) {
+  std::vector<std::pair<int, std::string>> found;
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(run) / "checkpoints"))
+    if (e.is_directory()) found.push_back({std::stoi(e.path().filename().string().substr(5)), e.path().filename()});
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> names;
+  for (const auto& f : found) names.push_back(f.second);
+  return names;
+}
+
+TEST(TrainerLoop, SaveTotalLimitKeepsTheNewestCheckpoints) {
+  {
+    test::TempDir tmp;
+    ToyTask task;
+    Trainer(task, toy_config(tmp.path())).run();
+    EXPECT_EQ(checkpoint_steps(tmp.path()), std::vector<std::string>{"step-18"});  // the default: 1
+  }
+  test::TempDir tmp;
+  ToyTask task;
+  TrainerConfig c = toy_config(tmp.path());
+  c.save_total_limit = 3;
+  Trainer(task, c).run();
+  // Saves every 3 steps (and at each epoch's end, 6, 12, 18): the newest three.
+  EXPECT_EQ(checkpoint_steps(tmp.path()), (std::vector<std::string>{"step-12", "step-15", "step-18"}));
 }
 
 TEST(TrainerLoop, InterruptedThenResumedEqualsUninterrupted) {

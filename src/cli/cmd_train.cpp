@@ -32,6 +32,7 @@ const std::vector<MethodOnly>& method_only_options() {
       {"--eval-every", {"lora", "classifier"}},
       {"--save-every", {"lora", "classifier"}},
       {"--keep-checkpoints", {"lora", "classifier"}},
+      {"--save-total-limit", {"lora", "classifier"}},
       {"--lora-r", {"lora", "classifier"}},
       {"--lora-alpha", {"lora", "classifier"}},
       {"--lora-dropout", {"lora", "classifier"}},
@@ -129,6 +130,10 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--save-every", o->save_every, "checkpoint every N steps (0 = at each validation)")
       ->check(non_negative())
+      ->capture_default_str();
+  cmd->add_option("--save-total-limit", o->save_total_limit,
+                  "B/C: checkpoints kept while training, newest first (each holds the optimizer state)")
+      ->check(positive())
       ->capture_default_str();
   cmd->add_flag("--keep-checkpoints", o->keep_checkpoints,
                 "B/C: keep checkpoints/ (the optimizer state, 2x the trained weights) when the run finishes");

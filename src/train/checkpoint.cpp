@@ -1,6 +1,8 @@
 #include "train/checkpoint.h"
 
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -63,7 +65,7 @@ nlohmann::json cpu_rng_state() { return rng_state(torch::kCPU); }
 void set_cpu_rng_state(const nlohmann::json& state) { set_rng_state(torch::kCPU, state); }
 
 std::string write_checkpoint(const std::string& run_dir, int64_t step, const std::vector<NamedTensor>& params,
-                             torch::optim::AdamW& optimizer, const nlohmann::json& state) {
+                             torch::optim::AdamW& optimizer, const nlohmann::json& state, int64_t keep) {
   const fs::path root = fs::path(run_dir) / "checkpoints";
   fs::create_directories(root);
   const std::string name = "step-" + std::to_string(step);
@@ -97,12 +99,24 @@ std::string write_checkpoint(const std::string& run_dir, int64_t step, const std
   full["adam_steps"] = adam_steps;
   write_text_atomically((tmp / "state.json").string(), full.dump(1) + "\n");
 
-  fs::remove_all(final_dir);
-  fs::rename(tmp, final_dir);
+  replace_directory(tmp.string(), final_dir.string());
   write_text_atomically((root / "latest").string(), name + "\n");
-  // Older checkpoints are superseded only once `latest` points at the new one.
-  for (const auto& e : fs::directory_iterator(root))
-    if (e.is_directory() && e.path().filename() != name) fs::remove_all(e.path());
+  // Older checkpoints are superseded only once `latest` points at the new one;
+  // the newest `keep` (this one among them) stay, and any other folder here
+  // (a torn step-N.tmp) goes.
+  std::vector<std::pair<int64_t, fs::path>> steps;
+  for (const auto& e : fs::directory_iterator(root)) {
+    if (!e.is_directory()) continue;
+    const std::string f = e.path().filename().string();
+    char* end = nullptr;
+    const long long n = f.rfind("step-", 0) == 0 ? std::strtoll(f.c_str() + 5, &end, 10) : -1;
+    if (f == name) continue;
+    if (n < 0 || !end || *end) fs::remove_all(e.path());
+    else steps.push_back({n, e.path()});
+  }
+  std::sort(steps.begin(), steps.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = 0; i < steps.size(); ++i)
+    if (static_cast<int64_t>(i) + 1 >= std::max<int64_t>(1, keep)) fs::remove_all(steps[i].second);
   return final_dir.string();
 }
 

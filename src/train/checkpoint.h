@@ -24,10 +24,10 @@ struct NamedTensor {
   torch::Tensor tensor;
 };
 
-// Writes the checkpoint of `step` and points `latest` at it; removes older
-// step folders except `keep` (e.g. none). Returns the folder.
+// Writes the checkpoint of `step` and points `latest` at it; then removes
+// all but the `keep` newest step folders (by step). Returns the folder.
 std::string write_checkpoint(const std::string& run_dir, int64_t step, const std::vector<NamedTensor>& params,
-                             torch::optim::AdamW& optimizer, const nlohmann::json& state);
+                             torch::optim::AdamW& optimizer, const nlohmann::json& state, int64_t keep = 1);
 
 // The folder `latest` points at, or nullopt when the run has no checkpoint.
 std::optional<std::string> latest_checkpoint(const std::string& run_dir);

@@ -55,6 +55,7 @@ nlohmann::json train_options_to_json(const TrainOptions& o) {
           {"save_every", o.save_every},
           {"max_steps", o.max_steps},
           {"keep_checkpoints", o.keep_checkpoints},
+          {"save_total_limit", o.save_total_limit},
           {"full", o.full},
           {"lora_r", o.lora_r},
           {"lora_alpha", o.lora_alpha},
@@ -105,6 +106,7 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
     read_field(j, "save_every", o.save_every);
     read_field(j, "max_steps", o.max_steps);
     read_field(j, "keep_checkpoints", o.keep_checkpoints);
+    read_field(j, "save_total_limit", o.save_total_limit);
     read_field(j, "full", o.full);
     read_field(j, "lora_r", o.lora_r);
     read_field(j, "lora_alpha", o.lora_alpha);

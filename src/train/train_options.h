@@ -40,6 +40,7 @@ struct TrainOptions {
   std::string resume;       // run folder to continue
   int64_t max_steps = 0;    // stop after this many optimizer steps (0 = epochs decide)
   bool keep_checkpoints = false;  // keep checkpoints/ (optimizer state) after a finished run
+  int64_t save_total_limit = 1;   // checkpoints kept while training (the newest)
 
   // Method A (embedding + head).
   std::string head = "mlp";  // mlp | logreg

@@ -82,6 +82,7 @@ TrainerConfig TrainerConfig::from_options(const TrainOptions& o, const std::stri
   c.seed = o.seed;
   c.eval_every = o.eval_every;
   c.save_every = o.save_every;
+  c.save_total_limit = std::max<int64_t>(1, o.save_total_limit);
   c.max_steps = o.max_steps;
   c.resume = !o.resume.empty();
   c.quiet = o.quiet;
@@ -106,6 +107,7 @@ nlohmann::json TrainerConfig::to_json() const {
           {"length_pool_batches", length_pool_batches},
           {"eval_every", eval_every},
           {"save_every", save_every},
+          {"save_total_limit", save_total_limit},
           {"max_steps", max_steps},
           {"select_metric", select_metric}};
 }
@@ -187,7 +189,8 @@ struct Trainer::Impl {
     return s;
   }
 
-  std::string checkpoint() { return write_checkpoint(cfg.run_dir, step, named, *optimizer, state_json()); }
+  std::string checkpoint() { return write_checkpoint(cfg.run_dir, step, named, *optimizer, state_json(), cfg.save_total_limit);
+  }
 
   void resume_from_checkpoint() {
     auto dir = latest_checkpoint(cfg.run_dir);

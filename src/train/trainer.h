@@ -78,6 +78,7 @@ struct TrainerConfig {
   int64_t length_pool_batches = 64;  // see batching.h; 1 = plain shuffling
   int64_t eval_every = 0;       // steps; 0 = at the end of each epoch only
   int64_t save_every = 0;       // steps; 0 = at each validation (and end of epoch)
+  int64_t save_total_limit = 1; // checkpoints kept (the newest); each holds the optimizer state
   int64_t max_steps = 0;        // stop after this many optimizer steps (0 = all epochs);
                                 // the schedule still spans max_steps when set
   std::string select_metric = "accuracy";  // accuracy | macro_f1 | balanced_accuracy
