@@ -341,10 +341,11 @@ TEST(EmbeddingMethod, EndToEndTrainEvalAndSecondRunFromCache) {
   EXPECT_LE(j.at("accuracy").get<double>(), 1.0);
   EXPECT_TRUE(j.contains("roc_auc"));
   ::setenv("QSENTI_CACHE", (dir / "cache").c_str(), 1);
-  auto cached = test::run_qsenti("eval --threads 1 --run " + dir / "run1" + " --data " + data + " --json", true);
+  auto cached = test::run_qsenti("eval --threads 1 --run " + dir / "run1" + " --data " + data + " --json --quiet", true);
   ::unsetenv("QSENTI_CACHE");
   ASSERT_EQ(cached.exit_code, 0) << cached.output;
-  // Every vector read back: no progress line, so the merged output is the JSON alone.
+  // Quiet: the merged output is the JSON alone (and no shard is written below:
+  // every vector was read back).
   EXPECT_EQ(cached.output.find("embedding:"), std::string::npos) << cached.output;
   const auto jc = nlohmann::json::parse(cached.output);
   EXPECT_NEAR(jc.at("accuracy").get<double>(), j.at("accuracy").get<double>(), 1e-12);

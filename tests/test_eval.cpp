@@ -74,6 +74,13 @@ TEST_F(EvalCommand, JsonMatchesTheLibraryAndTheTableIsTheDefault) {
   EXPECT_NEAR(j.at("accuracy").get<double>(), m.accuracy, 1e-12);
   EXPECT_NEAR(j.at("weighted_f1").get<double>(), m.weighted_f1, 1e-12);
   EXPECT_NEAR(j.at("roc_auc").get<double>(), *m.roc_auc, 1e-6);
+  // Scored in steps of 16 batches (here 112 + 88 texts), with a progress line on stderr.
+  auto progress = test::run_qsenti("eval --threads 1 --run " + path("run") + " --data " + path("data.tsv") +
+                                   " --json --batch-size 7 2>&1 >/dev/null");
+  EXPECT_NE(progress.output.find("eval: 200 texts"), std::string::npos) << progress.output;
+  auto quiet = test::run_qsenti("eval --threads 1 --run " + path("run") + " --data " + path("data.tsv") +
+                                " --json --quiet 2>&1 >/dev/null");
+  EXPECT_EQ(quiet.output, "");
 
   auto t = test::run_qsenti("eval --threads 1 --run " + path("run") + " --data " + path("data.tsv"));
   ASSERT_EQ(t.exit_code, 0) << t.output;

@@ -21,6 +21,9 @@ struct PredictOptions {
   // label words of a CAUSAL_LM adapter (one per label; default 负面,正面).
   std::string base_model;
   std::vector<std::string> label_words;
+  // The model's own inner progress line (method A's embedder). Off: predict,
+  // eval and serve draw their own line over the texts, one line in all.
+  bool inner_progress = false;
 };
 
 class TextClassifier {

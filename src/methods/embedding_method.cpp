@@ -250,6 +250,7 @@ class EmbeddingClassifier : public TextClassifier {
     eo.dtype = po.dtype == "auto" ? x.value("dtype", std::string("auto")) : po.dtype;
     eo.batch_size = po.batch_size > 0 ? po.batch_size : kEmbedBatch;
     eo.device = po.device;
+    eo.progress = po.inner_progress;
     embedder_ = std::make_unique<Embedder>(manifest_.base_model, eo);
     if (!manifest_.base_model_fingerprint.empty() && embedder_->model_fingerprint() != manifest_.base_model_fingerprint)
       throw InputError(run_dir + ": the weights in " + manifest_.base_model +
