@@ -5,6 +5,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -112,6 +115,37 @@ inline CommandResult run_shell(const std::string& cmd) {
 // Runs the qsenti binary with `args` (a shell fragment); stdout is captured.
 inline CommandResult run_qsenti(const std::string& args, bool merge_stderr = false) {
   return run_shell(std::string(qsenti::test::binary()) + " " + args + (merge_stderr ? " 2>&1" : ""));
+}
+
+// The qsenti binary with `args`, in the background, its stdout and stderr
+// to `log`; waitpid() it. Everything is prepared before fork(): the child
+// only redirects and execs.
+inline pid_t spawn_qsenti(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> all{qsenti::test::binary()};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (null >= 0) ::dup2(null, 0);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Exit code of a finished child, 128+N for a signal N, -1 if still running (wait = false).
+inline int reap(pid_t pid, bool wait = true) {
+  int status = 0;
+  if (::waitpid(pid, &status, wait ? 0 : WNOHANG) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 inline void write_file(const std::string& path, const std::string& text) {

@@ -2,6 +2,7 @@
 
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +76,8 @@ std::string write_checkpoint(const std::string& run_dir, int64_t step, const std
   fs::create_directories(tmp);
 
   save_named_tensors((tmp / "trainable.safetensors").string(), params);
+  // Testing: die between a checkpoint's files, as kill -9 may (tests/test_kill9.cpp).
+  if (const char* k = std::getenv("QSENTI_TEST_SIGKILL_IN_CHECKPOINT"); k && std::atoll(k) == step) ::raise(SIGKILL);
 
   SafetensorsWriter opt;
   nlohmann::json adam_steps = nlohmann::json::object();
