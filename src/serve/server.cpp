@@ -488,6 +488,11 @@ Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>(std::move(op
   // httplib closes a kept-alive connection after 5 requests by default, which
   // races with clients already sending the next one.
   im->http.set_keep_alive_max_count(100000);
+  // httplib writes a response's headers and body in separate sends: with
+  // Nagle's algorithm on, a client's delayed ACK held every answer back
+  // ~40 ms (measured: a lone request on the tiny model took 88 ms for a
+  // 0.5 ms forward).
+  im->http.set_tcp_nodelay(true);
   im->http.set_socket_options([im](socket_t sock) {
     httplib::default_socket_options(sock);
     im->listen_fd = sock;
