@@ -528,5 +528,26 @@ TEST(ModelScopeModelSource, TokenizeTakesARepoId) {
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
 }
 
+// `info` too: the tiny Qwen3 of the fixtures served as a repo reads as the folder does.
+TEST(ModelScopeModelSource, InfoTakesARepoId) {
+  MockModelScope m;
+  TempDir tmp;
+  const std::string dir = test::source_path("tests/fixtures/refs/tiny-qwen3");
+  for (const char* f : {"config.json", "generation_config.json", "model.safetensors"})
+    m.set_file(f, read_all(dir + "/" + f));
+  const std::string env = "MODELSCOPE_CACHE=" + tmp / "ms" + " MODELSCOPE_ENDPOINT=" + m.endpoint() +
+                          " HF_HUB_OFFLINE= TRANSFORMERS_OFFLINE= QSENTI_MODEL_SOURCE= ";
+  const auto want = test::run_shell(std::string(test::binary()) + " info --json " + dir);
+  ASSERT_EQ(want.exit_code, 0) << want.output;
+  const auto got = test::run_shell(env + test::binary() + " info --json modelscope:org/model");
+  ASSERT_EQ(got.exit_code, 0) << got.output;
+  auto a = nlohmann::json::parse(want.output), b = nlohmann::json::parse(got.output);
+  EXPECT_EQ(b["path"], model_dir(tmp));
+  a.erase("path");
+  b.erase("path");
+  EXPECT_EQ(a, b);
+  EXPECT_GT(a["parameters"].get<int64_t>(), 0);
+}
+
 }  // namespace
 }  // namespace qsenti

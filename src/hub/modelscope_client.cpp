@@ -155,6 +155,8 @@ ResumableFile ModelScopeClient::resumable(const ModelScopeCache& cache, const Mo
   f.size = file.size;
   f.sha256 = file.sha256;
   f.source = "ModelScope";
+  // Called for files found stale (or missing): one at the final path is replaced.
+  f.replace = true;
   return f;
 }
 
@@ -164,7 +166,6 @@ void ModelScopeClient::download_file(const ModelScopeCache& cache, const std::st
   if (opt_.offline) throw Error("HF_HUB_OFFLINE is set: cannot download " + file.path);
   ResumableFile f = resumable(cache, file);
   f.url = file_url(repo_id, revision, file.path);
-  f.replace = true;
   f.credentials = credentials();
   f.credentials_for = opt_.endpoint;
   f.raise_for_status = raise_for_status;

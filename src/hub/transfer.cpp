@@ -82,7 +82,7 @@ FileLock::~FileLock() { ::close(fd_); }
 
 int64_t bytes_present(const ResumableFile& f) {
   std::error_code ec;
-  if (fs::exists(f.final_path, ec)) return f.size;
+  if (!f.replace && fs::exists(f.final_path, ec)) return f.size;
   const int64_t part = file_size_or_zero(f.part_path);
   return part <= f.size ? part : 0;
 }

@@ -64,8 +64,8 @@ struct ResumableFile {
   std::function<void(const HttpResponse&, const std::string& what)> raise_for_status;
 };
 
-// Bytes of `f` already on disk: its size for a finished file, else what a
-// resumable partial file holds.
+// Bytes of `f` already on disk: its size for a finished file (unless
+// f.replace), else what a resumable partial file holds.
 int64_t bytes_present(const ResumableFile& f);
 
 // Fetches `f` (nothing to do when final_path exists, unless f.replace). on_bytes(n) reports each
