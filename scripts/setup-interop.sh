@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes (or reuses) the virtual environment of the interop tests: torch 2.x,
-# transformers, peft, safetensors, tokenizers and selenium from PyPI, pinned in
+# transformers, peft, safetensors, tokenizers, selenium and modelscope from PyPI, pinned in
 # scripts/interop-requirements.txt. Prints the environment's python on stdout.
 #
 #   QSENTI_INTEROP_VENV   where it lives (default ~/.cache/qsenti/interop-venv,
@@ -41,6 +41,6 @@ rm -f "$VENV/.qsenti-req"
 "$PY" -m venv "$VENV" >&2
 "$VENV/bin/python" -m pip install -q --upgrade pip >&2
 "$VENV/bin/python" -m pip install -q -r "$REQ" >&2
-"$VENV/bin/python" -c 'import torch, transformers, peft, safetensors, tokenizers, selenium' >&2
+"$VENV/bin/python" -c 'import torch, transformers, peft, safetensors, tokenizers, selenium, modelscope' >&2
 echo "$want" > "$VENV/.qsenti-req"
 echo "$VENV/bin/python"

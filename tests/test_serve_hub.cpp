@@ -26,6 +26,7 @@
 #include "cli/model_source.h"
 #include "cli/size_prompt.h"
 #include "hub/snapshot_download.h"
+#include "hub_test_util.h"
 #include "test_util.h"
 
 namespace qsenti {
@@ -36,34 +37,12 @@ using test::TempDir;
 
 const std::string kCommit = "0123456789abcdef0123456789abcdef01234567";
 
-std::string hex_digest(const EVP_MD* md, const std::string& data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned int i = 0; i < len; ++i) s += {hex[out[i] >> 4], hex[out[i] & 15]};
-  return s;
-}
-std::string git_sha1(const std::string& data) {
-  std::string blob = "blob " + std::to_string(data.size());
-  blob.push_back('\0');
-  return hex_digest(EVP_sha1(), blob + data);
-}
-
-std::string pseudo_random_bytes(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) {
-    seed = seed * 1664525u + 1013904223u;
-    s[i] = static_cast<char>(seed >> 24);
-  }
-  return s;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using test::error_of;
+using test::EnvGuard;
+using test::git_sha1;
+using test::hex_digest;
+using test::pseudo_random_bytes;
+using test::read_all;
 
 struct MockFile {
   std::string content;
@@ -272,31 +251,6 @@ void expect_nothing_half_written(const TempDir& tmp, const std::string& file, bo
     }
   }
 }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// Sets environment variables for one test and puts the old values back.
-struct EnvGuard {
-  std::map<std::string, std::optional<std::string>> saved;
-  void set(const std::string& k, const char* v) {
-    if (!saved.count(k)) {
-      const char* old = std::getenv(k.c_str());
-      saved[k] = old ? std::optional<std::string>(old) : std::nullopt;
-    }
-    if (v) ::setenv(k.c_str(), v, 1);
-    else ::unsetenv(k.c_str());
-  }
-  ~EnvGuard() {
-    for (auto& [k, v] : saved) v ? ::setenv(k.c_str(), v->c_str(), 1) : ::unsetenv(k.c_str());
-  }
-};
 
 // ---- the cache layout ------------------------------------------------------
 

@@ -35,7 +35,7 @@ void add_embed_command(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("embed", "Write the text vectors of a Qwen3-Embedding model for a data file");
-  cmd->add_option("--model", o->model, "embedding model folder (Hugging Face layout) or Hub repo id (Qwen/Qwen3-Embedding-0.6B)")->required();
+  cmd->add_option("--model", o->model, "embedding model folder (Hugging Face layout) or repo id (Qwen/Qwen3-Embedding-0.6B; modelscope:Org/Name for ModelScope)")->required();
   cmd->add_option("--data", o->data, "texts: TSV/CSV/JSON lines (labels optional) or plain text, one per line")->required();
   cmd->add_option("--out", o->out, "output file: safetensors, or JSON lines with --json-lines or a .jsonl name")->required();
   cmd->add_option("--format", o->format, "input data format: auto (from the extension), tsv, csv, jsonl, plain")->capture_default_str();

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/model_source.h"
 #include "device/device.h"
 #include "io/dataset.h"
 #include "methods/classifier.h"
@@ -45,6 +46,7 @@ void add_eval_command(CLI::App& app) {
     if (o->threads > 0) init_runtime(o->threads);
     if (o->batch_size < 1) throw Error("--batch-size must be at least 1", ExitCode::kUsage);
     PredictOptions po = o->hf;
+    if (!po.base_model.empty()) po.base_model = resolve_model_source(po.base_model, std::cerr);
     po.batch_size = o->batch_size;
     po.max_length = o->max_length;
     po.dtype = o->dtype;

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/model_source.h"
 #include "export/gguf_export.h"
 #include "export/hf_export.h"
 #include "util/error.h"
@@ -19,7 +20,7 @@ void add_export_command(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("export", "Write a trained run as a transformers folder or a GGUF file");
   auto* run = cmd->add_option("--run", o->hf.run, "run folder (or a transformers / peft folder that predict opens)");
-  auto* model = cmd->add_option("--model", o->gguf.model, "gguf: a plain Hugging Face model folder instead of a run");
+  auto* model = cmd->add_option("--model", o->gguf.model, "gguf: a plain Hugging Face model folder (or repo id) instead of a run");
   cmd->add_option("--format", o->format, "hf: a transformers folder; gguf: one llama.cpp file (LoRA merged in fp32)")
       ->check(CLI::IsMember({"hf", "gguf"}))
       ->capture_default_str();
@@ -35,7 +36,7 @@ void add_export_command(CLI::App& app) {
                                   "for sentence-transformers folders)");
   auto* lora_only = cmd->add_flag("--lora-only", o->gguf.lora_only,
                                   "gguf, method B: the adapter alone as llama.cpp's LoRA GGUF (for the base model's GGUF)");
-  cmd->add_option("--base", o->hf.base, "base model folder of an adapter whose recorded base is elsewhere");
+  cmd->add_option("--base", o->hf.base, "base model folder (or repo id) of an adapter whose recorded base is elsewhere");
   cmd->add_flag("--overwrite", o->hf.overwrite, "replace an existing --out");
   cmd->footer(
       "hf: method C gives Qwen3ForSequenceClassification (labels in id2label), method B Qwen3ForCausalLM\n"
@@ -46,10 +47,15 @@ void add_export_command(CLI::App& app) {
       "qsenti.* (--lora-only: the adapter alone, llama.cpp's LoRA GGUF); method A: the embedding model\n"
       "(pooling LAST), its head beside it as OUT-stem.head.safetensors.");
   cmd->callback([o, run, model, dtype, type, embedding, lora_only] {
+    // Repo ids: their downloaded folders (a download only once the options are known to fit).
+    auto resolve = [](std::string& m) {
+      if (!m.empty()) m = resolve_model_source(m, std::cerr);
+    };
     if (o->format == "hf") {
       if (model->count() || type->count() || embedding->count() || lora_only->count())
         throw Error("--model, --type, --embedding and --lora-only belong to --format gguf (hf takes --run and --dtype)", ExitCode::kUsage);
       if (!run->count()) throw Error("--run is required", ExitCode::kUsage);
+      resolve(o->hf.base);
       const std::string what = export_hf(o->hf);  // first: a failure must not leave "wrote " on stdout
       std::cout << "wrote " << what << "\n";
       return;
@@ -57,6 +63,8 @@ void add_export_command(CLI::App& app) {
     if (dtype->count()) throw Error("--dtype belongs to --format hf; gguf takes --type f32|f16|bf16|q8_0", ExitCode::kUsage);
     if (run->count() == model->count()) throw Error("give one of --run RUN or --model DIR", ExitCode::kUsage);
     if (embedding->count() && !model->count()) throw Error("--embedding goes with --model", ExitCode::kUsage);
+    resolve(o->hf.base);
+    resolve(o->gguf.model);
     GgufExportOptions g = o->gguf;
     g.run = o->hf.run;
     g.out = o->hf.out;

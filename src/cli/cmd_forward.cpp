@@ -37,7 +37,7 @@ void add_forward_command(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("forward", "Run one token sequence through a model and print its numbers as JSON");
-  cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors) or Hub repo id")->required();
+  cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors) or repo id (Hub; modelscope:Org/Name for ModelScope)")->required();
   cmd->add_option("--adapter", o->adapter, "peft LoRA adapter folder to apply");
   cmd->add_option("--dtype", o->dtype, "compute dtype: fp32 or bf16")->capture_default_str();
   add_device_option(cmd, o->device);

@@ -25,7 +25,7 @@ void add_generate_command(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt (greedy or sampled, with a KV cache)");
-  cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors) or Hub repo id")->required();
+  cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors) or repo id (Hub; modelscope:Org/Name for ModelScope)")->required();
   cmd->add_option("--adapter", o->adapter, "peft LoRA adapter folder to apply (e.g. RUN_DIR/adapter of a lora run)");
   cmd->add_option("--prompt", o->prompt, "the prompt text (special tokens such as <|im_start|> are parsed)")->required();
   cmd->add_flag("--chat", o->chat,

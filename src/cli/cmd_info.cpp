@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/model_source.h"
 #include "device/system_info.h"
 #include "io/weight_store.h"
 #include "model/config.h"
@@ -22,7 +23,7 @@ void add_info_command(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
       "info", "Describe a model folder (architecture, sizes, parameters, dtype, bytes) or, with --system, this machine");
-  cmd->add_option("dir", o->dir, "Hugging Face model folder");
+  cmd->add_option("dir", o->dir, "Hugging Face model folder, or a repo id (Qwen/Qwen3-0.6B, modelscope:Qwen/Qwen3-0.6B)");
   cmd->add_flag("--system", o->system,
                 "LibTorch version and build flags, threads, CPU features, CUDA / cuDNN / NCCL and the GPUs");
   cmd->add_flag("--json", o->json, "print JSON instead of a table");
@@ -33,6 +34,7 @@ void add_info_command(CLI::App& app) {
       return;
     }
     if (o->dir.empty()) throw Error("info: give a model folder, or --system", ExitCode::kUsage);
+    o->dir = resolve_model_source(o->dir, std::cerr);  // a repo id: its downloaded folder
     Qwen3Config c = Qwen3Config::load(o->dir);
     WeightStore store(o->dir);
     int64_t params = 0;

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/model_source.h"
 #include "device/device.h"
 #include "cli/size_prompt.h"
 #include "predict/predict_app.h"
@@ -82,6 +83,7 @@ void add_predict_command(CLI::App& app) {
     resolve_device(o->r.predict.device);  // a GPU asked for where there is none fails before anything loads
     if (o->threads > 0) init_runtime(o->threads);
     PredictRequest req = o->r;
+    if (!req.predict.base_model.empty()) req.predict.base_model = resolve_model_source(req.predict.base_model, std::cerr);
     req.include_text = !o->no_text;
     PredictStreams s;
     s.stdin_is_terminal = stdin_is_terminal();

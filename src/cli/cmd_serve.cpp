@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/model_source.h"
 #include "serve/server.h"
 #include "util/error.h"
 #include "util/interrupt.h"
@@ -58,6 +59,8 @@ void add_serve_command(CLI::App& app) {
   cmd->callback([o] {
     if (o->threads > 0) init_runtime(o->threads);
     serve::ServeOptions opts = o->s;
+    if (!opts.predict.base_model.empty())
+      opts.predict.base_model = resolve_model_source(opts.predict.base_model, std::cerr);
     for (const auto& r : o->runs) {
       const auto eq = r.find('=');
       if (eq != std::string::npos && eq > 0) opts.runs.push_back({r.substr(0, eq), r.substr(eq + 1)});

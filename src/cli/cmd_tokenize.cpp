@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/model_source.h"
 #include "text/tokenizer.h"
 #include "text/utf8.h"
 #include "util/error.h"
@@ -75,8 +76,13 @@ void add_tokenize_command(CLI::App& app) {
                    ->type_name("FILE");
   auto* model = cmd->add_option("--model", opt->model_dir,
                                 "Model directory: its tokenizer.json, or the bundled one "
-                                "when it has none")
-                    ->check(CLI::Validator(CLI::ExistingDirectory).description(""))
+                                "when it has none; or a repo id (Qwen/Qwen3-0.6B, modelscope:Qwen/Qwen3-0.6B)")
+                    ->check(CLI::Validator(
+                        [](std::string& v) {
+                          if (looks_like_repo_id(v)) return std::string();  // resolved when the command runs
+                          return CLI::ExistingDirectory(v);
+                        },
+                        ""))
                     ->type_name("DIR");
   file->excludes(model);
   cmd->add_flag("--json-lines", opt->json_lines,
@@ -85,7 +91,10 @@ void add_tokenize_command(CLI::App& app) {
   cmd->add_flag("--parse-special", opt->parse_special,
                 "Turn literal added tokens such as <|im_end|> into their single ids "
                 "(default: encode them as ordinary text)");
-  cmd->callback([opt] { run_tokenize(*opt); });
+  cmd->callback([opt] {
+    if (!opt->model_dir.empty()) opt->model_dir = resolve_model_source(opt->model_dir, std::cerr);
+    run_tokenize(*opt);
+  });
 }
 
 }  // namespace qsenti::cli

@@ -81,7 +81,7 @@ void add_train_command(CLI::App& app) {
                   "embedding: frozen Qwen3-Embedding + small head (A); lora: LoRA instruction tuning with label "
                   "words (B); classifier: score head on Qwen3, LoRA or --full (C)")
       ->check(CLI::IsMember({"embedding", "lora", "classifier"}));
-  cmd->add_option("--model", o->model, "base model folder (Hugging Face layout) or Hub repo id (Qwen/Qwen3-0.6B: from the Hub cache, downloaded when missing); default models/Qwen3[-Embedding]-<size>, else that size's repo if cached");
+  cmd->add_option("--model", o->model, "base model folder (Hugging Face layout) or repo id (Qwen/Qwen3-0.6B: from the Hub cache, downloaded when missing; modelscope:Qwen/Qwen3-0.6B or QSENTI_MODEL_SOURCE=modelscope: from ModelScope); default models/Qwen3[-Embedding]-<size>, else that size's repo if cached");
   cmd->add_option("--model-size", o->model_size,
                   "0.6B, 4B or 8B: picks defaults (batch, lr, LoRA rank) and the conventional folders; asked for on "
                   "a terminal when neither --model nor --model-size is given (0.6B in scripts)")

@@ -15,8 +15,8 @@ namespace qsenti::cli {
 
 void add_hf_run_options(CLI::App* cmd, PredictOptions& o) {
   cmd->add_option("--base", o.base_model,
-                  "base model folder of a peft adapter given as --run (when its base_model_name_or_path is no "
-                  "local folder)");
+                  "base model folder (or repo id) of a peft adapter given as --run (when its base_model_name_or_path "
+                  "is no local folder)");
   cmd->add_option("--label-words", o.label_words,
                   "label words of a peft CAUSAL_LM adapter given as --run, comma separated, one per label "
                   "(default 负面,正面)")

@@ -63,7 +63,8 @@ void complete_train_paths(std::string& model, std::string& out, std::string& mod
     const std::string size_repo = hub_repo_for_size(method, model_size);
     const std::string cached = fs::exists(model) ? "" : cached_repo_snapshot(size_repo);
     if (!cached.empty()) {
-      log << "base model: " << size_repo << " from the Hub cache (" << cached << ")\n";
+      log << "base model: " << size_repo << " from the cache of " << model_source_name(default_model_source()) << " ("
+          << cached << ")\n";
       model = cached;
     } else if (!fs::exists(model)) {
       throw InputError("base model folder " + model + " not found: put the Hugging Face folder of " +

@@ -3,14 +3,11 @@
 #include <fnmatch.h>
 
 #include <atomic>
-#include <exception>
 #include <filesystem>
 #include <iostream>
-#include <mutex>
-#include <thread>
 
 #include "hub/http.h"
-#include "util/progress.h"
+#include "hub/workers.h"
 
 namespace fs = std::filesystem;
 
@@ -26,69 +23,6 @@ bool matches_any(const std::string& path, const std::vector<std::string>& patter
 }
 
 namespace {
-
-// Runs job(i) for i in [0, n) on up to `workers` threads; the first exception
-// stops the handing out of new items and is rethrown once all threads end.
-void parallel_for(size_t n, int workers, const std::function<void(size_t)>& job) {
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr first;
-  std::mutex mu;
-  auto loop = [&] {
-    for (size_t i; !failed && (i = next++) < n;) {
-      try {
-        job(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lk(mu);
-        if (!first) first = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  const size_t k = std::max<size_t>(1, std::min<size_t>(n, static_cast<size_t>(std::max(1, workers))));
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < k; ++t) threads.emplace_back(loop);
-  loop();
-  for (auto& t : threads) t.join();
-  if (first) std::rethrow_exception(first);
-}
-
-// Bytes counted into a progress line in kB (its counters are integers; a byte
-// count in the millions reads badly).
-class ByteProgress {
- public:
-  ByteProgress(int64_t total_bytes, bool enabled, const std::string& label)
-      : progress_((total_bytes + 999) / 1000, make_options(enabled, label)) {}
-  void add(int64_t bytes) {
-    std::lock_guard<std::mutex> lk(mu_);
-    pending_ += bytes;
-    const int64_t kb = pending_ / 1000;
-    if (kb > 0) {
-      pending_ -= kb * 1000;
-      progress_.advance(kb);
-    }
-  }
-  void finish() {
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      if (pending_ > 0) progress_.advance(1);
-      pending_ = 0;
-    }
-    progress_.finish();
-  }
-
- private:
-  static ProgressOptions make_options(bool enabled, const std::string& label) {
-    ProgressOptions o;
-    o.label = label;
-    o.unit = "kB";
-    o.enabled = enabled;
-    return o;
-  }
-  std::mutex mu_;
-  int64_t pending_ = 0;
-  Progress progress_;
-};
 
 void place_in_local_dir(const std::string& blob, const std::string& dst) {
   fs::create_directories(fs::path(dst).parent_path());
