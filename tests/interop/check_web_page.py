@@ -111,10 +111,11 @@ def main(report):
             report.worst(f"page probability vs qsenti predict ({len(TEXTS)} texts x {len(labels)} labels)",
                          worst, 2e-6)
             report.worst("rows whose top label differs from predict's", len(TEXTS) - agree, 0)
-            shot = os.environ.get("QSENTI_WEB_SCREENSHOT")
-            if shot:
-                driver.save_screenshot(shot)
-                print(f"screenshot {shot}")
+            # Always kept (ctest runs in the build folder), so a CI run leaves one to look at.
+            shot = os.environ.get("QSENTI_WEB_SCREENSHOT") or os.path.abspath("web_page.png")
+            if not driver.save_screenshot(shot) or os.path.getsize(shot) < 1000:
+                report.fail(f"the screenshot {shot} was not written")
+            print(f"screenshot {shot}")
         finally:
             if driver is not None:
                 driver.quit()
