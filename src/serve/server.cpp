@@ -446,7 +446,9 @@ struct Server::Impl {
       res.set_content(dump(r.batch ? out : out[0]), "application/json");
     }));
     http.Get("/info", route("info", [this](const json&, httplib::Response& res) {
-      res.set_content(dump(info(*runs.front())), "application/json");
+      // GET /info?model=NAME for another run than the first (the web page asks so).
+      const std::string name = current_request ? current_request->get_param_value("model") : "";
+      res.set_content(dump(info(run_named(name))), "application/json");
     }, false));
     http.Get("/v1/models", route("models", [this](const json&, httplib::Response& res) {
       json data = json::array();

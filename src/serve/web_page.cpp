@@ -24,6 +24,10 @@ const char* web_page_html() {
   .prob { font-variant-numeric: tabular-nums; white-space: nowrap; }
   .error { color: #b00020; white-space: pre-wrap; }
   .muted { color: #777; font-size: .9rem; }
+  details { margin: .4rem 0; }
+  dl { display: grid; grid-template-columns: max-content auto; gap: .15rem 1rem; margin: .4rem 0; }
+  dt { color: #555; }
+  dd { margin: 0; }
 </style>
 </head>
 <body>
@@ -33,11 +37,18 @@ const char* web_page_html() {
   <label>Model <select id="model"></select></label>
   <span id="model-info" class="muted"></span>
 </div>
+<details id="info-box"><summary class="muted">Model info</summary><dl id="info"></dl></details>
 <textarea id="texts" placeholder="今天天气真好&#10;太失望了"></textarea>
 <div class="row">
   <button id="classify">Classify</button>
   <label class="muted">API key <input id="api-key" type="password" size="16" autocomplete="off"></label>
   <span id="status" class="muted"></span>
+</div>
+<div class="row">
+  <label class="muted">Or a file (TSV text&lt;TAB&gt;label, CSV with a text/review column, JSON lines, plain text)
+    <input id="file" type="file" accept=".tsv,.csv,.jsonl,.json,.txt"></label>
+  <button id="classify-file">Classify file</button>
+  <a id="download" hidden download="predictions.csv">Download predictions (CSV)</a>
 </div>
 <div id="error" class="error"></div>
 <table id="results" hidden>
@@ -79,10 +90,28 @@ async function loadModels() {
       o.textContent = m.id + " (" + m.method + ": " + m.labels.join(" / ") + ")";
       select.appendChild(o);
     }
-    const info = await api("/info");
-    $("model-info").textContent = "up to " + info.max_input_length + " tokens per text";
+    await loadInfo();
   } catch (e) {
     $("error").textContent = "cannot list the models: " + e.message;
+  }
+}
+
+let info = null;
+async function loadInfo() {
+  info = await api("/info?model=" + encodeURIComponent($("model").value));
+  $("model-info").textContent = "up to " + info.max_input_length + " tokens per text";
+  const dl = $("info");
+  dl.innerHTML = "";
+  const labels = Object.keys(info.model_type.classifier.id2label).sort((a, b) => a - b)
+                       .map((k) => info.model_type.classifier.id2label[k]);
+  const rows = [["model", info.model_id], ["method", info.method], ["base model", info.base_model],
+                ["labels", labels.join(", ")], ["dtype", info.model_dtype],
+                ["max input length", info.max_input_length], ["max texts per request", info.max_client_batch_size],
+                ["version", info.version]];
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = String(v); dd.dataset.key = k;
+    dl.append(dt, dd);
   }
 }
 
@@ -93,6 +122,97 @@ function cell(tr, content) {
   return td;
 }
 
+// The answers for any number of texts, in requests of the server's batch limit.
+async function predictAll(texts, onProgress) {
+  const per = Math.max(1, (info && info.max_client_batch_size) || 32);
+  const out = [];
+  for (let i = 0; i < texts.length; i += per) {
+    const part = texts.slice(i, i + per);
+    const answers = await api("/predict", { inputs: part.map((t) => [t]), model: $("model").value, truncate: true });
+    out.push(...answers);
+    if (onProgress) onProgress(out.length);
+  }
+  return out;
+}
+
+// RFC 4180 records: quoted fields may hold commas, newlines and doubled quotes.
+function csvRecords(text) {
+  const records = [];
+  let rec = [], field = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") { rec.push(field); field = ""; }
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      rec.push(field); records.push(rec); rec = []; field = "";
+    } else field += c;
+  }
+  if (field.length > 0 || rec.length > 0) { rec.push(field); records.push(rec); }
+  return records.filter((r) => r.some((f) => f.trim().length > 0));
+}
+
+// The texts of an uploaded file, by its extension.
+function fileTexts(name, text) {
+  text = text.replace(/^\uFEFF/, "");
+  const ext = name.toLowerCase().split(".").pop();
+  if (ext === "csv") {
+    const recs = csvRecords(text);
+    if (recs.length === 0) return [];
+    const head = recs[0].map((h) => h.trim().toLowerCase());
+    const col = head.findIndex((h) => ["review", "text", "content", "sentence"].includes(h));
+    return (col >= 0 ? recs.slice(1).map((r) => r[col] || "") : recs.map((r) => r[r.length - 1]));
+  }
+  const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
+  if (ext === "jsonl" || ext === "json") return lines.map((l) => { const o = JSON.parse(l); return o.text || o.review || ""; });
+  if (ext === "tsv") return lines.map((l) => l.split("\t")[0]);
+  return lines;
+}
+
+function csvField(v) {
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+}
+
+async function classifyFile() {
+  $("error").textContent = "";
+  const f = $("file").files[0];
+  if (!f) { $("error").textContent = "choose a file first"; return; }
+  $("classify-file").disabled = true;
+  $("download").hidden = true;
+  const t0 = performance.now();
+  try {
+    const texts = fileTexts(f.name, await f.text()).map((t) => t.trim());
+    if (texts.length === 0) throw new Error(f.name + ": no texts found");
+    const answers = await predictAll(texts, (n) => { $("status").textContent = n + " / " + texts.length + " classified..."; });
+    const labels = answers[0].map((s) => s.label).sort();
+    const lines = [["text", "label", "probability", ...labels].map(csvField).join(",")];
+    answers.forEach((scores, i) => {
+      const by = Object.fromEntries(scores.map((s) => [s.label, s.score]));
+      lines.push([texts[i], scores[0].label, scores[0].score, ...labels.map((l) => by[l])].map(csvField).join(","));
+    });
+    // A byte-order mark, so Excel reads the Chinese as UTF-8.
+    const blob = new Blob(["\uFEFF" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+    const a = $("download");
+    if (a.href) URL.revokeObjectURL(a.href);
+    a.href = URL.createObjectURL(blob);
+    a.download = f.name.replace(/\.[^.]*$/, "") + ".predictions.csv";
+    a.hidden = false;
+    showResults(texts.slice(0, 100), answers.slice(0, 100));
+    $("status").textContent = texts.length + " classified in " + Math.round(performance.now() - t0) + " ms" +
+                              (texts.length > 100 ? " (the first 100 shown)" : "");
+  } catch (e) {
+    $("error").textContent = e.message;
+    $("status").textContent = "";
+  } finally {
+    $("classify-file").disabled = false;
+  }
+}
+
 async function classify() {
   const texts = $("texts").value.split("\n").map((t) => t.trim()).filter((t) => t.length > 0);
   $("error").textContent = "";
@@ -101,7 +221,17 @@ async function classify() {
   $("status").textContent = "classifying " + texts.length + (texts.length === 1 ? " text" : " texts") + "...";
   const t0 = performance.now();
   try {
-    const answers = await api("/predict", { inputs: texts.map((t) => [t]), model: $("model").value, truncate: true });
+    showResults(texts, await predictAll(texts));
+    $("status").textContent = texts.length + " classified in " + Math.round(performance.now() - t0) + " ms";
+  } catch (e) {
+    $("error").textContent = e.message;
+    $("status").textContent = "";
+  } finally {
+    $("classify").disabled = false;
+  }
+}
+
+function showResults(texts, answers) {
     const body = $("results").querySelector("tbody");
     body.innerHTML = "";
     answers.forEach((scores, i) => {
@@ -137,16 +267,11 @@ async function classify() {
       body.appendChild(tr);
     });
     $("results").hidden = false;
-    $("status").textContent = texts.length + " classified in " + Math.round(performance.now() - t0) + " ms";
-  } catch (e) {
-    $("error").textContent = e.message;
-    $("status").textContent = "";
-  } finally {
-    $("classify").disabled = false;
-  }
 }
 
 $("classify").addEventListener("click", classify);
+$("classify-file").addEventListener("click", classifyFile);
+$("model").addEventListener("change", () => loadInfo().catch((e) => { $("error").textContent = e.message; }));
 $("texts").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) classify(); });
 loadModels();
 </script>

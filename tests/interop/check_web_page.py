@@ -5,11 +5,17 @@ selenium from PyPI), as a user would use it:
     without the key, and lists them once the key is typed;
  2. posts typed one per line are classified; every label's probability shown
     equals what `qsenti predict` gives for that text (its 6 decimals);
- 3. an empty submission shows an error instead of a request.
+ 3. an empty submission shows an error instead of a request;
+ 4. the model info panel names the run's labels;
+ 5. an uploaded CSV (header `label,review`, a quoted field with a comma,
+    a doubled quote and a newline) is classified and the predictions CSV
+    offered for download holds predict's probabilities for each text.
 
 The model is `qsenti init --num-labels 3` (a transformers classifier folder,
 which serve opens as a run): three labels, so the order of the bars matters.
 """
+import csv
+import io
 import json
 import os
 import subprocess
@@ -21,6 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 TEXTS = ["今天天气真好，出去走走", "太失望了，再也不来了", "一般般吧"]
+# The uploaded file's texts: RFC 4180 quoting with a comma, a quote and a newline.
+FILE_TEXTS = ['还行, 就是有点贵', '他说"不错"', "第一行\n第二行", "开心"]
 KEY = "page-key"
 
 
@@ -60,10 +68,21 @@ def main(report):
         run = os.path.join(tmp, "clf")
         common.run_qsenti(args.qsenti, ["init", "--preset", "tiny", "--num-labels", "3", "--dtype", "fp32",
                                         "--seed", "11", "--out", run])
-        expected = []
-        for t in TEXTS:
-            out = common.run_qsenti(args.qsenti, ["predict", "--run", run, "--text", t, "--json", "--quiet"])
-            expected.append(json.loads(out.stdout.decode("utf-8").strip().splitlines()[0])["probabilities"])
+        def predicted(texts):
+            out = []
+            for t in texts:
+                r = common.run_qsenti(args.qsenti, ["predict", "--run", run, "--text", t, "--json", "--quiet"])
+                out.append(json.loads(r.stdout.decode("utf-8").strip().splitlines()[0])["probabilities"])
+            return out
+
+        expected = predicted(TEXTS)
+        expected_file = predicted(FILE_TEXTS)
+        upload = os.path.join(tmp, "posts.csv")
+        with open(upload, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["label", "review"])
+            for i, t in enumerate(FILE_TEXTS):
+                w.writerow([i % 2, t])
         labels = list(expected[0].keys())
 
         proc, port = common.start_server(args.qsenti, ["--run", f"weibo={run}", "--api-key", KEY, "--threads", "1"],
@@ -111,6 +130,30 @@ def main(report):
             report.worst(f"page probability vs qsenti predict ({len(TEXTS)} texts x {len(labels)} labels)",
                          worst, 2e-6)
             report.worst("rows whose top label differs from predict's", len(TEXTS) - agree, 0)
+            # The info panel.
+            shown_labels = wait_for("the model info", lambda: driver.find_element(
+                By.CSS_SELECTOR, '#info dd[data-key="labels"]').get_attribute("textContent"))
+            if shown_labels != ", ".join(labels):
+                report.fail(f"the info panel lists labels {shown_labels!r}, the run has {labels}")
+
+            # A file: uploaded, classified, the predictions downloaded.
+            driver.find_element(By.ID, "file").send_keys(upload)
+            driver.find_element(By.ID, "classify-file").click()
+            wait_for("the download link", lambda: driver.find_element(By.ID, "download").is_displayed())
+            # Its bytes: fetch().text() would drop a byte-order mark, so decode keeping it.
+            body = driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "fetch(document.getElementById('download').href).then((r) => r.arrayBuffer())"
+                ".then((b) => done(new TextDecoder('utf-8', {ignoreBOM: true}).decode(b)));")
+            if not body.startswith("\ufeff"):
+                report.fail("the predictions CSV has no byte-order mark (Excel would misread it)")
+            rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
+            if [r["text"] for r in rows] != FILE_TEXTS:
+                report.fail(f"the predictions CSV holds texts {[r['text'] for r in rows]}, uploaded {FILE_TEXTS}")
+            else:
+                worst = max(abs(float(r[l]) - e[l]) for r, e in zip(rows, expected_file) for l in labels)
+                report.worst(f"downloaded probability vs qsenti predict ({len(rows)} uploaded texts)", worst, 2e-6)
+
             # Always kept (ctest runs in the build folder), so a CI run leaves one to look at.
             shot = os.environ.get("QSENTI_WEB_SCREENSHOT") or os.path.abspath("web_page.png")
             if not driver.save_screenshot(shot) or os.path.getsize(shot) < 1000:
