@@ -297,6 +297,21 @@ TEST(ModelScopeDownload, WholeRepoIntoTheSdkLayoutVerified) {
   EXPECT_EQ(hub::modelscope_cached("org/model", "", tmp / "ms"), model_dir(tmp));
 }
 
+TEST(ModelScopeCache, FindsWhatTheNewerSdkDownloadedItself) {
+  TempDir tmp;
+  // modelscope_hub's own layout, no qsenti record: found by revision, else master.
+  const std::string snap = tmp / "ms/models/Qwen--Qwen3-0.6B/snapshots/master";
+  fs::create_directories(snap);
+  std::ofstream(snap + "/config.json") << "{}";
+  EXPECT_EQ(hub::modelscope_cached("Qwen/Qwen3-0.6B", "", tmp / "ms"), snap);
+  EXPECT_EQ(hub::modelscope_cached("Qwen/Qwen3-0.6B", "master", tmp / "ms"), snap);
+  EXPECT_EQ(hub::modelscope_cached("Qwen/Qwen3-0.6B", "v2", tmp / "ms"), "");
+  EXPECT_EQ(hub::modelscope_cached("Qwen/Qwen3-4B", "", tmp / "ms"), "");
+  // An empty snapshot folder is no model.
+  fs::create_directories(tmp / "ms/models/Org--Empty/snapshots/master");
+  EXPECT_EQ(hub::modelscope_cached("Org/Empty", "", tmp / "ms"), "");
+}
+
 TEST(ModelScopeDownload, ChangedFileIsReplacedAloneAndIncludeGlobs) {
   MockModelScope m;
   TempDir tmp;

@@ -1,9 +1,12 @@
 #include "hub/modelscope_download.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <vector>
 
 #include "hub/digest.h"
 #include "hub/http.h"
@@ -46,9 +49,44 @@ bool is_current(const ModelScopeCache& cache, const ModelScopeFile& f, const std
 
 }  // namespace
 
+namespace {
+
+bool has_entries(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_directory(dir, ec) && fs::directory_iterator(dir, ec) != fs::directory_iterator();
+}
+
+// What the SDK since 1.40 (modelscope_hub) downloads itself:
+// <base>/models/<owner>--<name>/snapshots/<revision>/, base MODELSCOPE_CACHE
+// or ~/.cache/modelscope (no hub/ below it, unlike the older layout). With no
+// revision asked: master, main, or the only one there, as the SDK picks offline.
+std::string sdk_snapshot(const std::string& repo_id, const std::string& revision, const std::string& cache_dir) {
+  std::string base = cache_dir;
+  if (base.empty()) {
+    const char* env = std::getenv("MODELSCOPE_CACHE");
+    const char* home = std::getenv("HOME");
+    base = env && *env ? std::string(env) : std::string(home ? home : "") + "/.cache/modelscope";
+    if (base == "~" || base.rfind("~/", 0) == 0) base = std::string(home ? home : "") + base.substr(1);
+  }
+  const auto slash = repo_id.find('/');
+  const std::string safe = repo_id.substr(0, slash) + "--" + repo_id.substr(slash + 1);  // as the SDK writes it
+  const fs::path snapshots = fs::path(base) / "models" / safe / "snapshots";
+  if (!revision.empty()) return has_entries(snapshots / revision) ? (snapshots / revision).string() : "";
+  for (const char* name : {"master", "main"})
+    if (has_entries(snapshots / name)) return (snapshots / name).string();
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(snapshots, ec))
+    if (e.is_directory(ec)) found.push_back(e.path());
+  return found.size() == 1 && has_entries(found[0]) ? found[0].string() : "";
+}
+
+}  // namespace
+
 std::string modelscope_cached(const std::string& repo_id, const std::string& revision, const std::string& cache_dir) {
   const ModelScopeCache cache(cache_dir.empty() ? modelscope_default_cache_dir() : cache_dir, repo_id);
-  return cache.find_complete(revision).value_or("");
+  if (auto own = cache.find_complete(revision)) return *own;
+  return sdk_snapshot(repo_id, revision, cache_dir);
 }
 
 SnapshotResult modelscope_download(const ModelScopeClient& client, const SnapshotRequest& rq) {
@@ -61,6 +99,19 @@ SnapshotResult modelscope_download(const ModelScopeClient& client, const Snapsho
 
   if (client.options().offline) {
     if (cached) return from_cache(*cached, cache, rq.revision);
+    // A snapshot the newer SDK downloaded itself serves the whole repo as it is.
+    if (rq.include.empty() && rq.local_dir.empty()) {
+      const std::string sdk = sdk_snapshot(rq.repo_id, rq.revision, rq.cache_dir);
+      if (!sdk.empty()) {
+        SnapshotResult r;
+        r.path = sdk;
+        r.commit = rq.revision;
+        r.offline = true;
+        std::error_code ec;
+        for (const auto& e : fs::recursive_directory_iterator(sdk, ec)) r.files += e.is_regular_file(ec);
+        return r;
+      }
+    }
     throw Error("HF_HUB_OFFLINE is set and " + where + " is not in the ModelScope cache " + cache.model_dir() +
                 ": download it once without HF_HUB_OFFLINE (qsenti download " + rq.repo_id +
                 " --source modelscope)");

@@ -22,7 +22,9 @@ inline constexpr const char* kModelScopeDefaultRevision = "master";
 SnapshotResult modelscope_download(const ModelScopeClient& client, const SnapshotRequest& request);
 
 // The cached folder of a finished download of repo_id (revision empty: any),
-// without any network: empty if none.
+// without any network: empty if none. Ours (the layout both SDKs read) first,
+// then a snapshot the SDK since 1.40 downloaded itself
+// (<MODELSCOPE_CACHE or ~/.cache/modelscope>/models/<owner>--<name>/snapshots/<rev>).
 std::string modelscope_cached(const std::string& repo_id, const std::string& revision = "",
                               const std::string& cache_dir = "");
 

@@ -12,10 +12,10 @@ has a dot (the SDK writes it as ___ on disk). Checked with the real SDK
    folder (and ask the mock for nothing); snapshot_download online reuses the
    folder and fetches no file again;
 2. with the default cache (~/.cache/modelscope/hub under a fresh HOME): the
-   same folder is found offline.
-The other direction (qsenti reading what the SDK downloaded) is not checked:
-the SDK since 1.38 writes models/<owner>--<name>/snapshots/<revision>/, a
-layout qsenti does not read; it reads qsenti's (its legacy one) as shown here.
+   same folder is found offline;
+3. the other direction: what the SDK downloaded itself (since 1.40 into
+   models/<owner>--<name>/snapshots/<revision>/) qsenti finds offline, with
+   no request to the mock.
 
 The SDK reads its environment when imported, so each step runs in a child
 python with the environment it needs.
@@ -225,6 +225,31 @@ def check_default_cache(args, report, mock, tmp):
     check_found(report, mock, got, expected, "default cache")
 
 
+SDK_DOWNLOAD = r"""
+import sys
+from modelscope import snapshot_download
+print(snapshot_download(sys.argv[1], revision="master"))
+"""
+
+
+def check_qsenti_finds_sdk_download(args, report, mock, tmp):
+    home = tmp / "home3"
+    env = base_env(home, mock.endpoint)
+    proc = subprocess.run([sys.executable, "-c", SDK_DOWNLOAD, REPO], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=300)
+    if proc.returncode != 0:
+        raise CheckFailure("modelscope snapshot_download failed: " + proc.stderr.decode("utf-8", "replace")[-2000:])
+    sdk_dir = proc.stdout.decode().strip().splitlines()[-1]
+    before = mock.requests
+    env["HF_HUB_OFFLINE"] = "1"
+    folder = run_qsenti_download(args.qsenti, env)
+    report.worst("requests to the mock while qsenti reads the SDK's download offline", mock.requests - before, 0)
+    if Path(folder).resolve() != Path(sdk_dir).resolve():
+        report.fail(f"qsenti (offline) found {folder}, the SDK downloaded into {sdk_dir}")
+    wrong = [f for f, data in mock.files.items() if (Path(folder) / f).read_bytes() != data]
+    report.worst("files of the SDK's download that qsenti's folder lacks or differs in", len(wrong), 0)
+
+
 def body(report):
     args = common.parse_args(__doc__.splitlines()[0])
     try:
@@ -237,6 +262,7 @@ def body(report):
             tmp = Path(t)
             common.section(report, "MODELSCOPE_CACHE", check_with_cache_env, args, report, mock, tmp)
             common.section(report, "default cache", check_default_cache, args, report, mock, tmp)
+            common.section(report, "the SDK's own download", check_qsenti_finds_sdk_download, args, report, mock, tmp)
     finally:
         mock.close()
 
