@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -176,6 +177,49 @@ TEST(Kill9, PredictFileKilledAtRandomMomentsThenRerunWritesTheSameFile) {
   }
   EXPECT_FALSE(std::getline(fb, lb)) << "the resumed file has more rows";
   EXPECT_EQ(rows, 3000u);
+}
+
+TEST(Kill9, EmbedKilledAtRandomMomentsKeepsAnIntactCacheAndTheSameVectors) {
+  test::TempDir tmp;
+  std::ifstream in(test::source_path("data/weibo2018/train.tsv"));
+  std::ofstream texts(tmp / "texts.tsv");
+  std::string line;
+  for (int i = 0; i < 2000 && std::getline(in, line); ++i) texts << line << "\n";
+  texts.close();
+  const std::string opts = "embed --model " + test::fixture("refs/tiny-qwen3") + " --data " + (tmp / "texts.tsv") +
+                           " --max-length 32 --dtype fp32 --threads 1 --json-lines --quiet";
+  const double whole_s = seconds_of([&] {
+    auto r = test::run_qsenti(opts + " --no-cache --out " + (tmp / "a.jsonl"), true);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  });
+  // Killed while it appends vectors to the cache's shards (a torn last
+  // record is the likely damage), several times, then run to the end.
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> delay(0.2 * whole_s, 0.8 * whole_s);
+  const auto args = split_args(opts + " --cache-dir " + (tmp / "cache") + " --out " + (tmp / "b.jsonl"));
+  int killed = 0, rc = -1;
+  for (int t = 0; t < 5; ++t) killed += run_and_kill(args, delay(rng), tmp / "log", &rc);
+  EXPECT_GE(killed, 3);
+  auto r = test::run_qsenti(opts + " --cache-dir " + (tmp / "cache") + " --out " + (tmp / "b.jsonl"), true);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream fa(tmp / "a.jsonl"), fb(tmp / "b.jsonl");
+  std::string la, lb;
+  size_t rows = 0;
+  double worst = 0;
+  while (std::getline(fa, la)) {
+    ASSERT_TRUE(std::getline(fb, lb)) << "row " << rows;
+    const auto va = nlohmann::json::parse(la).at("embedding").get<std::vector<double>>();
+    const auto vb = nlohmann::json::parse(lb).at("embedding").get<std::vector<double>>();
+    ASSERT_EQ(va.size(), vb.size());
+    for (size_t k = 0; k < va.size(); ++k) worst = std::max(worst, std::abs(va[k] - vb[k]));
+    ++rows;
+  }
+  EXPECT_EQ(rows, 2000u);
+  EXPECT_LE(worst, 1e-5);
+  // Run again: every vector now comes from the cache, and they are the same.
+  r = test::run_qsenti(opts + " --cache-dir " + (tmp / "cache") + " --out " + (tmp / "c.jsonl"), true);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_all(tmp / "c.jsonl"), read_all(tmp / "b.jsonl"));
 }
 
 }  // namespace
