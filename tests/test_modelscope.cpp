@@ -18,6 +18,9 @@
 #include <thread>
 
 #include "cli/model_source.h"
+#include "methods/classifier.h"
+#include "methods/model_resolver.h"
+#include "util/error.h"
 #include "hub/modelscope_cache.h"
 #include "hub/modelscope_client.h"
 #include "hub/modelscope_download.h"
@@ -562,6 +565,45 @@ TEST(ModelScopeModelSource, InfoTakesARepoId) {
   b.erase("path");
   EXPECT_EQ(a, b);
   EXPECT_GT(a["parameters"].get<int64_t>(), 0);
+}
+
+}  // namespace
+}  // namespace qsenti
+
+namespace qsenti {
+namespace {
+
+// A peft adapter's recorded base_model_name_or_path is often a repo id
+// ("Qwen/Qwen3-0.6B"): the installed resolver (the CLI's: the Hub /
+// ModelScope cache) turns it into the folder; without one, --base is asked for.
+TEST(ModelSourceResolver, AdapterBaseRecordedAsARepoIdIsResolved) {
+  TempDir tmp;
+  fs::create_directories(tmp / "base");
+  RunManifest m;
+  m.base_model = "org/base";
+  m.extra = {{"source", "peft"}};
+  PredictOptions po;
+  set_model_resolver({});
+  try {
+    run_base_model(tmp / "adapter", m, po);
+    ADD_FAILURE() << "no error without a resolver";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--base"), std::string::npos) << e.what();
+  }
+  std::string asked;
+  set_model_resolver([&](const std::string& id) {
+    asked = id;
+    return tmp / "base";
+  });
+  EXPECT_EQ(run_base_model(tmp / "adapter", m, po), tmp / "base");
+  EXPECT_EQ(asked, "org/base");
+  // --base wins over the recorded one, and a folder is never resolved.
+  fs::create_directories(tmp / "other");
+  po.base_model = tmp / "other";
+  asked.clear();
+  EXPECT_EQ(run_base_model(tmp / "adapter", m, po), tmp / "other");
+  EXPECT_EQ(asked, "");
+  set_model_resolver({});
 }
 
 }  // namespace

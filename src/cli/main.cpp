@@ -4,11 +4,16 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/model_source.h"
+#include "methods/model_resolver.h"
 #include "util/error.h"
 #include "util/runtime.h"
 
 int main(int argc, char** argv) {
   qsenti::init_runtime();
+  // A base model named by repo id (a peft adapter's recorded base) comes from
+  // the Hub or ModelScope cache, downloaded when missing: the CLI's policy.
+  qsenti::set_model_resolver([](const std::string& m) { return qsenti::cli::resolve_model_source(m, std::cerr); });
   CLI::App app{
       "qsenti " QSENTI_VERSION
       " - sentiment classifiers for Chinese social-media text on Qwen3,\n"

@@ -5,14 +5,33 @@
 #include <filesystem>
 
 #include "methods/hf_run.h"
+#include "methods/model_resolver.h"
 #include "util/error.h"
 
 namespace qsenti {
 
+namespace {
+ModelResolver& installed_resolver() {
+  static ModelResolver r;
+  return r;
+}
+}  // namespace
+
+void set_model_resolver(ModelResolver resolver) { installed_resolver() = std::move(resolver); }
+
+std::string resolve_model(const std::string& model) {
+  if (!installed_resolver() || std::filesystem::is_directory(model)) return model;
+  return installed_resolver()(model);
+}
+
 std::string run_base_model(const std::string& run_dir, const RunManifest& m, const PredictOptions& options) {
-  const std::string base = options.base_model.empty() ? m.base_model : options.base_model;
+  std::string base = options.base_model.empty() ? m.base_model : options.base_model;
+  const bool peft = m.extra.value("source", "") == "peft";
+  // A peft adapter records its base as transformers does, often a repo id:
+  // its cached (or downloaded) folder. qsenti's own runs record a folder,
+  // and --base was resolved by the CLI already.
+  if (peft && options.base_model.empty() && !base.empty()) base = resolve_model(base);
   if (!std::filesystem::is_directory(base)) {
-    const bool peft = m.extra.value("source", "") == "peft";
     throw InputError(run_dir + ": base model " + (base.empty() ? std::string("(none named)") : base) +
                      (peft ? " is not a local folder; give it with --base DIR"
                            : " not found (moved? give its folder with --base DIR)"));
