@@ -7,9 +7,12 @@
 
 #include <cstdint>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "export/gguf_reader.h"
+#include "io/dataset.h"
+#include "model/config.h"
 #include "test_util.h"
 #include "util/error.h"
 
@@ -91,6 +94,52 @@ TEST(FuzzRegressions, GgufStringLongerThanTheFile) {
 TEST(FuzzRegressions, GgufOffsetsThatWrapAndPartialQ8Blocks) {
   expect_input_error(GgufBytes().head(1, 0).tensor("w", {8}, 0, ~uint64_t{31}).pad(64).b, "runs past the end");
   expect_input_error(GgufBytes().head(1, 0).tensor("w", {33}, 8, 0).pad(128).b, "multiple of 32");
+}
+
+// fuzz_config: a size given as a float beyond int64 ("hidden_size": 1.6e62)
+// went through a plain float-to-int cast (UBSan float-cast-overflow); sizes
+// whose products overflow int64 reached parameter_count; a huge num_labels
+// made to_json write that many labels.
+TEST(FuzzRegressions, ConfigSizesThatAreNotInt64s) {
+  const auto expect_error = [](const nlohmann::json& fields, const std::string& problem) {
+    nlohmann::json j = {{"model_type", "qwen3"}, {"hidden_size", 64}, {"num_attention_heads", 2},
+                        {"num_key_value_heads", 1}, {"head_dim", 32}};
+    j.update(fields);
+    try {
+      qsenti::Qwen3Config::from_json(j, "config.json");
+      ADD_FAILURE() << fields.dump() << ": no error";
+    } catch (const qsenti::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(problem), std::string::npos) << e.what();
+    }
+  };
+  expect_error({{"hidden_size", 1.61111e+62}}, "\"hidden_size\" is not an integer");
+  expect_error({{"vocab_size", 2.5}}, "\"vocab_size\" is not an integer");
+  expect_error({{"hidden_size", int64_t{1} << 40}, {"vocab_size", int64_t{1} << 40}}, "implausibly large");
+  expect_error({{"num_labels", int64_t{1} << 40}}, "num_labels");
+  expect_error({{"num_labels", 0}}, "num_labels");
+  // A whole number written as a float is still a size.
+  EXPECT_EQ(qsenti::Qwen3Config::from_json({{"model_type", "qwen3"}, {"hidden_size", 64.0}, {"num_attention_heads", 2},
+                                            {"head_dim", 32}}, "config.json").hidden_size, 64);
+}
+
+// fuzz_dataset: a JSON line with a number beyond double ("[9E9999999999")
+// threw nlohmann's out_of_range past the reader instead of a bad row.
+TEST(FuzzRegressions, JsonlNumberOutOfRangeIsABadRow) {
+  std::istringstream in("{\"text\": \"ok\", \"label\": \"1\"}\n{\"text\": \"x\", \"label\": 9E9999999999}\n");
+  qsenti::RowReader reader(in, "data.jsonl", qsenti::DataFormat::kJsonl);
+  qsenti::Row row;
+  ASSERT_TRUE(reader.next(row));
+  try {
+    reader.next(row);
+    ADD_FAILURE() << "no error";
+  } catch (const qsenti::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.jsonl:2: invalid JSON"), std::string::npos) << e.what();
+  }
+  std::istringstream again("{\"text\": \"x\", \"label\": 9E9999999999}\n{\"text\": \"ok\"}\n");
+  qsenti::RowReader skipping(again, "data.jsonl", qsenti::DataFormat::kJsonl, /*skip_bad_rows=*/true);
+  ASSERT_TRUE(skipping.next(row));
+  EXPECT_EQ(row.text, "ok");
+  EXPECT_EQ(skipping.bad_rows().size(), 1u);
 }
 
 }  // namespace
