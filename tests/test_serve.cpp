@@ -24,6 +24,7 @@
 #include "serve/api_error.h"
 #include "serve/batch_queue.h"
 #include "serve/metrics.h"
+#include "serve/request_parse.h"
 #include "serve/server.h"
 #include "test_util.h"
 #include "text/tokenizer.h"
@@ -101,6 +102,20 @@ TEST(ServeBatcher, KeepsTheTokenBudgetStartsWithTheOldestAndGroupsSimilarLengths
   job->cancel();
   EXPECT_TRUE(serve::take_batch(q, limits).empty());
   EXPECT_TRUE(q.empty());
+}
+
+// Found by fuzz_serve_request: a number beyond a double escaped parse_body
+// as nlohmann's out_of_range, which the server answered 424 Backend.
+TEST(ServeRequests, ANumberBeyondADoubleIsTheClientsError) {
+  for (const char* body : {R"({"inputs": 1e999})", "[1e999]", R"({"inputs": ["a"], "x": -1e400})"}) {
+    try {
+      serve::parse_body(body);
+      ADD_FAILURE() << body << " was accepted";
+    } catch (const serve::ApiError& e) {
+      EXPECT_EQ(e.status(), 422) << body;
+      EXPECT_EQ(e.type(), "Validation") << body;
+    }
+  }
 }
 
 TEST(ServeMetrics, RendersPrometheusTextWithTeiNames) {

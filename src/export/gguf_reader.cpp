@@ -1,5 +1,6 @@
 #include "export/gguf_reader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -15,7 +16,8 @@ constexpr uint64_t kMaxCount = 1ull << 32;
 
 class Cursor {
  public:
-  Cursor(std::ifstream& in, const std::string& path) : in_(in), path_(path) {}
+  Cursor(std::ifstream& in, const std::string& path, uint64_t file_size)
+      : in_(in), path_(path), file_size_(file_size) {}
   template <typename T>
   T get() {
     T v{};
@@ -25,17 +27,21 @@ class Cursor {
   }
   std::string string() {
     const uint64_t n = get<uint64_t>();
-    if (n > kMaxString) throw InputError(path_ + ": implausible string length " + std::to_string(n));
+    // Checked against what is left of the file before allocating: a corrupt
+    // length must not cost a gigabyte.
+    if (n > kMaxString || n > left()) throw InputError(path_ + ": implausible string length " + std::to_string(n));
     std::string s(n, '\0');
     in_.read(s.data(), static_cast<std::streamsize>(n));
     if (!in_) throw InputError(path_ + ": truncated GGUF header");
     return s;
   }
   uint64_t pos() { return static_cast<uint64_t>(in_.tellg()); }
+  uint64_t left() { return file_size_ - std::min(file_size_, pos()); }
 
  private:
   std::ifstream& in_;
   const std::string& path_;
+  uint64_t file_size_;
 };
 
 nlohmann::json read_scalar(Cursor& c, GgufValueType t, const std::string& ctx) {
@@ -64,7 +70,7 @@ GgufFile::GgufFile(const std::string& path) : path_(path) {
   in.seekg(0, std::ios::end);
   file_size_ = static_cast<uint64_t>(in.tellg());
   in.seekg(0);
-  Cursor c(in, path);
+  Cursor c(in, path, file_size_);
   if (c.get<uint32_t>() != 0x46554747) throw InputError(path + ": not a GGUF file (bad magic)");
   version_ = c.get<uint32_t>();
   if (version_ != 3) throw InputError(path + ": GGUF version " + std::to_string(version_) + ", expected 3");
@@ -79,7 +85,7 @@ GgufFile::GgufFile(const std::string& path) : path_(path) {
     if (v.type == GgufValueType::kArray) {
       v.element_type = static_cast<GgufValueType>(c.get<uint32_t>());
       const uint64_t n = c.get<uint64_t>();
-      if (n > kMaxCount) throw InputError(ctx + ": implausible array length");
+      if (n > kMaxCount || n > c.left()) throw InputError(ctx + ": implausible array length");
       v.value = nlohmann::json::array();
       for (uint64_t j = 0; j < n; ++j) v.value.push_back(read_scalar(c, v.element_type, ctx));
     } else {
@@ -89,15 +95,35 @@ GgufFile::GgufFile(const std::string& path) : path_(path) {
     key_order_.push_back(key);
     kv_.emplace(std::move(key), std::move(v));
   }
-  if (has("general.alignment")) alignment_ = kv_.at("general.alignment").value.get<uint32_t>();
+  if (has("general.alignment")) {
+    // Offsets are divided by it: a zero (or a string) must be refused here.
+    const GgufValue& a = kv_.at("general.alignment");
+    if (a.type != GgufValueType::kU32 || a.value.get<uint32_t>() == 0)
+      throw InputError(path + ": general.alignment must be a positive uint32, got " +
+                       a.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    alignment_ = a.value.get<uint32_t>();
+  }
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensorInfo t;
     t.name = c.string();
     const uint32_t nd = c.get<uint32_t>();
     if (nd == 0 || nd > 8) throw InputError(path + ": tensor \"" + t.name + "\" has " + std::to_string(nd) + " dimensions");
     t.shape.resize(nd);
-    for (uint32_t d = 0; d < nd; ++d) t.shape[nd - 1 - d] = static_cast<int64_t>(c.get<uint64_t>());
+    // The element count must fit an int64 and its bytes a uint64 (4 bytes an
+    // element at most), whatever the dimensions claim; the nonzero ones are
+    // bounded too, so that no partial product (in any order) overflows.
+    uint64_t numel = 1, nonzero = 1;
+    for (uint32_t d = 0; d < nd; ++d) {
+      const uint64_t dim = c.get<uint64_t>();
+      if (dim != 0 && nonzero > (uint64_t{1} << 60) / dim)
+        throw InputError(path + ": tensor \"" + t.name + "\" has an implausible shape");
+      if (dim != 0) nonzero *= dim;
+      numel *= dim;
+      t.shape[nd - 1 - d] = static_cast<int64_t>(dim);
+    }
     t.type = c.get<uint32_t>();
+    if (static_cast<GgufTensorType>(t.type) == GgufTensorType::kQ8_0 && numel % 32 != 0)
+      throw InputError(path + ": tensor \"" + t.name + "\" is Q8_0 but its size is not a multiple of 32");
     t.offset = c.get<uint64_t>();
     if (t.offset % alignment_ != 0) throw InputError(path + ": tensor \"" + t.name + "\" is not aligned");
     tensors_.push_back(std::move(t));
@@ -107,7 +133,8 @@ GgufFile::GgufFile(const std::string& path) : path_(path) {
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;
     const uint64_t bytes = gguf_tensor_bytes(static_cast<GgufTensorType>(t.type), n);
-    if (data_start_ + t.offset + bytes > file_size_)
+    // Compared so that nothing wraps around (offset is the file's claim).
+    if (data_start_ > file_size_ || t.offset > file_size_ - data_start_ || bytes > file_size_ - data_start_ - t.offset)
       throw InputError(path + ": tensor \"" + t.name + "\" runs past the end of the file (truncated?)");
   }
 }

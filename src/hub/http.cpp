@@ -22,6 +22,22 @@ std::optional<std::string> HttpResponse::header(const std::string& name) const {
 }
 
 namespace {
+std::string trim(const std::string& s);
+}
+
+void add_header_line(HttpResponse& resp, const std::string& line) {
+  if (line.rfind("HTTP/", 0) == 0) {
+    // A new response (after a 100 Continue, say): forget the previous headers.
+    resp.headers.clear();
+    const auto sp = line.find(' ');
+    resp.status = sp == std::string::npos ? 0 : std::strtol(line.c_str() + sp + 1, nullptr, 10);
+    return;
+  }
+  const auto colon = line.find(':');
+  if (colon != std::string::npos) resp.headers[trim(line.substr(0, colon))] = trim(line.substr(colon + 1));
+}
+
+namespace {
 
 // curl_global_init is not thread-safe; the first request of any thread pays it.
 void init_curl_once() {
@@ -47,16 +63,7 @@ std::string trim(const std::string& s) {
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  const std::string line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) {
-    // A new response (after a 100 Continue, say): forget the previous headers.
-    t->resp->headers.clear();
-    const auto sp = line.find(' ');
-    t->resp->status = sp == std::string::npos ? 0 : std::strtol(line.c_str() + sp + 1, nullptr, 10);
-    return size * n;
-  }
-  const auto colon = line.find(':');
-  if (colon != std::string::npos) t->resp->headers[trim(line.substr(0, colon))] = trim(line.substr(colon + 1));
+  add_header_line(*t->resp, std::string(data, size * n));
   return size * n;
 }
 

@@ -54,6 +54,10 @@ class TransportError : public std::runtime_error {
   bool aborted_;
 };
 
+// One response header line as curl hands it ("HTTP/1.1 302 Found\r\n" starts
+// a new response; "Name: value\r\n" adds a header).
+void add_header_line(HttpResponse& resp, const std::string& line);
+
 // Performs one request. Throws TransportError; any HTTP status is returned.
 HttpResponse http_perform(const HttpRequest& request);
 

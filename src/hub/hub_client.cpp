@@ -130,16 +130,20 @@ RepoInfo HubClient::repo_info(const std::string& repo_id, const std::string& rev
   const HttpResponse r = perform_with_retries(transfer_options(o), req);
   raise_for_status(r, repo_id + "@" + revision);
   if (r.status != 200) throw Error(req.url + ": unexpected HTTP " + std::to_string(r.status));
+  return parse_repo_info(r.body, req.url);
+}
+
+RepoInfo parse_repo_info(const std::string& body, const std::string& url) {
   RepoInfo info;
   try {
-    const auto j = nlohmann::json::parse(r.body);
+    const auto j = nlohmann::json::parse(body);
     info.commit = j.at("sha").get<std::string>();
     for (const auto& s : j.value("siblings", nlohmann::json::array()))
       info.files.push_back(s.at("rfilename").get<std::string>());
   } catch (const nlohmann::json::exception& e) {
-    throw Error(req.url + ": not a Hub repo answer (" + e.what() + "); check HF_ENDPOINT");
+    throw Error(url + ": not a Hub repo answer (" + e.what() + "); check HF_ENDPOINT");
   }
-  if (!is_commit_hash(info.commit)) throw Error(req.url + ": the answer's sha '" + info.commit + "' is not a commit");
+  if (!is_commit_hash(info.commit)) throw Error(url + ": the answer's sha '" + info.commit + "' is not a commit");
   for (const auto& f : info.files) validate_repo_path(f);
   return info;
 }
@@ -167,23 +171,30 @@ FileMetadata HubClient::file_metadata(const std::string& repo_id, const std::str
       url = resolve_location(url, *loc);
       continue;
     }
-    FileMetadata m;
-    m.commit = r.header("X-Repo-Commit").value_or("");
-    m.etag = normalize_etag(r.header("X-Linked-Etag").value_or(r.header("ETag").value_or("")));
-    std::string size = r.header("X-Linked-Size").value_or("");
-    if (size.empty() && !redirect) size = r.header("Content-Length").value_or("");
-    m.location = redirect ? resolve_location(url, *loc) : url;
-    if (m.commit.empty())
-      throw Error(what + ": the answer has no X-Repo-Commit: " + opt_.endpoint +
-                  " does not look like a Hub (check HF_ENDPOINT, a proxy or a firewall)");
-    if (m.etag.empty()) throw Error(what + ": the answer has no ETag; cannot name the file in the cache");
-    if (size.empty()) throw Error(what + ": the answer gives no size (X-Linked-Size or Content-Length)");
-    m.size = std::strtoll(size.c_str(), nullptr, 10);
-    // The etag names a file in blobs/: it must not be a path.
-    if (m.etag.find('/') != std::string::npos || m.etag == "." || m.etag == "..")
-      throw Error(what + ": unusable ETag '" + m.etag + "'");
-    return m;
+    return file_metadata_from_response(r, url, what, opt_.endpoint);
   }
+}
+
+FileMetadata file_metadata_from_response(const HttpResponse& r, const std::string& url, const std::string& what,
+                                         const std::string& endpoint) {
+  const auto loc = r.header("Location");
+  const bool redirect = r.status >= 300 && r.status < 400 && loc;
+  FileMetadata m;
+  m.commit = r.header("X-Repo-Commit").value_or("");
+  m.etag = normalize_etag(r.header("X-Linked-Etag").value_or(r.header("ETag").value_or("")));
+  std::string size = r.header("X-Linked-Size").value_or("");
+  if (size.empty() && !redirect) size = r.header("Content-Length").value_or("");
+  m.location = redirect ? resolve_location(url, *loc) : url;
+  if (m.commit.empty())
+    throw Error(what + ": the answer has no X-Repo-Commit: " + endpoint +
+                " does not look like a Hub (check HF_ENDPOINT, a proxy or a firewall)");
+  if (m.etag.empty()) throw Error(what + ": the answer has no ETag; cannot name the file in the cache");
+  if (size.empty()) throw Error(what + ": the answer gives no size (X-Linked-Size or Content-Length)");
+  m.size = std::strtoll(size.c_str(), nullptr, 10);
+  // The etag names a file in blobs/: it must not be a path.
+  if (m.etag.find('/') != std::string::npos || m.etag == "." || m.etag == "..")
+    throw Error(what + ": unusable ETag '" + m.etag + "'");
+  return m;
 }
 
 namespace {

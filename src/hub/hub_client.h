@@ -59,6 +59,18 @@ struct FileMetadata {
   std::string location;  // where the bytes are (the resolve URL, or a CDN's)
 };
 
+struct HttpResponse;
+
+// The parsing halves of HubClient::repo_info and file_metadata, apart from
+// the network so that they can be tested and fuzzed on any answer.
+// The JSON of GET /api/models/{repo}/revision/{rev}; Error naming `url` when
+// it is not a Hub answer, InputError for an unsafe file path in it.
+RepoInfo parse_repo_info(const std::string& body, const std::string& url);
+// The metadata in the HEAD answer `r` to `url` (not a relative redirect,
+// which file_metadata follows first); Error naming `what` when unusable.
+FileMetadata file_metadata_from_response(const HttpResponse& r, const std::string& url, const std::string& what,
+                                         const std::string& endpoint);
+
 class HubClient {
  public:
   explicit HubClient(HubOptions options);

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <type_traits>
 
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -13,6 +14,19 @@ namespace {
 template <typename T>
 void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& source) {
   if (!j.contains(key) || j[key].is_null()) return;
+  if constexpr (std::is_same_v<T, int64_t>) {
+    // nlohmann converts a float to int64 with a plain cast: undefined for
+    // 1e300 (fuzz_config). A whole number in range ("hidden_size": 64.0) is
+    // still taken, as Python would.
+    const auto& v = j[key];
+    if (v.is_number_float()) {
+      const double d = v.get<double>();
+      if (!(d >= -9.2e18 && d <= 9.2e18) || d != static_cast<double>(static_cast<int64_t>(d)))
+        throw InputError(source + ": field \"" + key + "\" is not an integer (" + v.dump() + ")");
+      out = static_cast<int64_t>(d);
+      return;
+    }
+  }
   try {
     out = j[key].get<T>();
   } catch (const nlohmann::json::exception&) {
@@ -108,6 +122,17 @@ void Qwen3Config::validate(const std::string& source) const {
   if (num_attention_heads % num_key_value_heads != 0)
     throw InputError(source + ": num_attention_heads must be a multiple of num_key_value_heads");
   if (rms_norm_eps <= 0 || rope_theta <= 0) throw InputError(source + ": rms_norm_eps and rope_theta must be positive");
+  // Sizes whose products overflow int64 (parameter_count, q_dim, the weight
+  // shapes) are no model: checked in double, where nothing overflows.
+  const double h = static_cast<double>(hidden_size), q = static_cast<double>(num_attention_heads) * head_dim,
+               kv = static_cast<double>(num_key_value_heads) * head_dim;
+  const double params = static_cast<double>(vocab_size) * h * 2 + static_cast<double>(num_labels) * h +
+                        static_cast<double>(num_hidden_layers) * (h * (2 * q + 2 * kv) + 3 * h * intermediate_size);
+  if (!(params < 1e15))
+    throw InputError(source + ": implausibly large model (about " + std::to_string(params) + " parameters)");
+  // to_json writes one id2label entry per label.
+  if (num_labels < 1 || num_labels > (1 << 20))
+    throw InputError(source + ": num_labels must be between 1 and 1048576 (got " + std::to_string(num_labels) + ")");
 }
 
 Qwen3Config Qwen3Config::load(const std::string& model_dir) {

@@ -16,6 +16,10 @@ json parse_body(const std::string& body) {
     return j;
   } catch (const json::parse_error& e) {
     throw ApiError::validation("bad JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+  } catch (const json::exception& e) {
+    // A number beyond a double ([1e999], found by fuzz_serve_request) is the
+    // client's error too, not the backend's.
+    throw ApiError::validation(std::string("bad JSON: ") + e.what());
   }
 }
 
