@@ -54,6 +54,10 @@ class MockModelScope {
     cdn_thread_ = std::thread([this] { cdn_.listen_after_bind(); });
   }
   ~MockModelScope() {
+    // httplib's stop() only closes a socket whose accept loop has started:
+    // a test done before that would leave listen() waiting for ever.
+    for (int i = 0; i < 5000 && !(api_.is_running() && cdn_.is_running()); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     api_.stop();
     cdn_.stop();
     api_thread_.join();

@@ -67,6 +67,10 @@ class MockHub {
     // bind_to_any_port already listens: connections wait for the accept loop.
   }
   ~MockHub() {
+    // httplib's stop() only closes a socket whose accept loop has started:
+    // a test done before that would leave listen() waiting for ever.
+    for (int i = 0; i < 5000 && !(hub_.is_running() && cdn_.is_running()); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     hub_.stop();
     cdn_.stop();
     hub_thread_.join();

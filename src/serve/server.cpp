@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "methods/classifier.h"
@@ -98,6 +99,9 @@ struct Server::Impl {
   httplib::Server http;
   int port = 0;
   int listen_fd = -1;  // to widen the backlog after bind (see bind())
+  // httplib's stop() only closes a socket whose accept loop has started; these
+  // let a stop() that comes first (or meanwhile) still end listen().
+  std::atomic<bool> listen_called{false}, listen_done{false}, stop_requested{false};
 
   explicit Impl(ServeOptions options) : o(std::move(options)), permits(o.max_concurrent_requests) {}
 
@@ -526,10 +530,21 @@ int Server::bind() {
   return im.port;
 }
 
-void Server::listen() { impl_->http.listen_after_bind(); }
+void Server::listen() {
+  Impl& im = *impl_;
+  im.listen_called = true;
+  if (!im.stop_requested) im.http.listen_after_bind();
+  im.listen_done = true;
+}
 
 void Server::stop() {
-  if (impl_->http.is_running()) impl_->http.stop();
+  Impl& im = *impl_;
+  im.stop_requested = true;
+  // A listen() under way but not yet accepting: wait for its loop (bounded).
+  if (im.listen_called)
+    for (int i = 0; i < 5000 && !im.http.is_running() && !im.listen_done; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (im.http.is_running()) im.http.stop();
 }
 
 Metrics& Server::metrics() { return impl_->metrics; }
