@@ -31,11 +31,15 @@ std::string flat(const std::string& file) {
 
 }  // namespace
 
-std::string modelscope_default_cache_dir() {
+std::string modelscope_cache_env() {
   std::string v = env("MODELSCOPE_CACHE");
-  if (v.empty()) return env("HOME") + "/.cache/modelscope/hub";
   if (v == "~" || v.rfind("~/", 0) == 0) v = env("HOME") + v.substr(1);  // the SDK expands it too
   return v;
+}
+
+std::string modelscope_default_cache_dir() {
+  const std::string v = modelscope_cache_env();
+  return v.empty() ? env("HOME") + "/.cache/modelscope/hub" : v;
 }
 
 ModelScopeCache::ModelScopeCache(std::string cache_dir, std::string repo_id) : cache_dir_(std::move(cache_dir)) {

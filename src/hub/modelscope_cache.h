@@ -18,6 +18,9 @@ namespace qsenti::hub {
 
 // MODELSCOPE_CACHE ('~' expanded), else $HOME/.cache/modelscope/hub.
 std::string modelscope_default_cache_dir();
+// MODELSCOPE_CACHE with '~' expanded; empty when unset. (The SDK since 1.40
+// defaults to ~/.cache/modelscope, without the hub/ above.)
+std::string modelscope_cache_env();
 
 struct ModelScopeFile {
   std::string path;    // "Path" in the listing

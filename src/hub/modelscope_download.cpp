@@ -61,12 +61,10 @@ bool has_entries(const fs::path& dir) {
 // or ~/.cache/modelscope (no hub/ below it, unlike the older layout). With no
 // revision asked: master, main, or the only one there, as the SDK picks offline.
 std::string sdk_snapshot(const std::string& repo_id, const std::string& revision, const std::string& cache_dir) {
-  std::string base = cache_dir;
+  std::string base = cache_dir.empty() ? modelscope_cache_env() : cache_dir;
   if (base.empty()) {
-    const char* env = std::getenv("MODELSCOPE_CACHE");
     const char* home = std::getenv("HOME");
-    base = env && *env ? std::string(env) : std::string(home ? home : "") + "/.cache/modelscope";
-    if (base == "~" || base.rfind("~/", 0) == 0) base = std::string(home ? home : "") + base.substr(1);
+    base = std::string(home ? home : "") + "/.cache/modelscope";
   }
   const auto slash = repo_id.find('/');
   const std::string safe = repo_id.substr(0, slash) + "--" + repo_id.substr(slash + 1);  // as the SDK writes it
