@@ -44,20 +44,24 @@ void Metrics::observe(const std::string& name, double value, const std::string& 
   h.count += 1;
 }
 
-double Metrics::gauge(const std::string& name, const std::string& labels) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = gauges_.find(name);
-  if (it == gauges_.end()) return 0;
+namespace {
+double value_of(const std::map<std::string, std::map<std::string, double>>& table, const std::string& name,
+                const std::string& labels) {
+  auto it = table.find(name);
+  if (it == table.end()) return 0;
   auto jt = it->second.find(labels);
   return jt == it->second.end() ? 0 : jt->second;
+}
+}  // namespace
+
+double Metrics::gauge(const std::string& name, const std::string& labels) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return value_of(gauges_, name, labels);
 }
 
 double Metrics::counter(const std::string& name, const std::string& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = counters_.find(name);
-  if (it == counters_.end()) return 0;
-  auto jt = it->second.find(labels);
-  return jt == it->second.end() ? 0 : jt->second;
+  return value_of(counters_, name, labels);
 }
 
 namespace {
