@@ -37,6 +37,8 @@ PACKAGES=(
   libcpp-httplib-dev      # HTTP for `qsenti serve` (split build: header + libcpp-httplib.so)
   libcurl4-openssl-dev    # `qsenti download`: HTTP(S) to the Hugging Face Hub
   libssl-dev              # SHA-256 of downloaded files (OpenSSL EVP)
+  libgloo-dev             # headers LibTorch's c10d needs for Gloo: training across processes (src/dist)
+  iproute2                # the two-host distributed test (network namespaces)
 )
 
 missing=()

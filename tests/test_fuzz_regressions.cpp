@@ -13,6 +13,8 @@
 #include "export/gguf_reader.h"
 #include "io/dataset.h"
 #include "model/config.h"
+#include "model/peft_adapter.h"
+#include "train/train_options.h"
 #include "test_util.h"
 #include "util/error.h"
 
@@ -143,3 +145,35 @@ TEST(FuzzRegressions, JsonlNumberOutOfRangeIsABadRow) {
 }
 
 }  // namespace
+
+// fuzz_run_files: an integer field written as a huge float ("epochs": 1e300
+// in train_options.json, "r": 1e300 in adapter_config.json) went through
+// nlohmann's get<int64_t>, a float-to-int cast (UBSan float-cast-overflow,
+// once switched off for these files in fuzz/CMakeLists.txt): now refused.
+TEST(FuzzRegressions, WholeNumberFieldsGivenAsHugeFloats) {
+  const nlohmann::json base = {{"method", "classifier"}, {"model", "m"}, {"train", "t.tsv"}};
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"epochs", 1e300}, {"batch_size", -1e300}, {"lora_r", 2.5}, {"seed", "7"}}) {
+    nlohmann::json j = base;
+    j[key] = value;
+    try {
+      qsenti::train_options_from_json(j, "run/train_options.json");
+      ADD_FAILURE() << key << ": no error";
+    } catch (const qsenti::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("run/train_options.json"), std::string::npos) << e.what();
+    }
+  }
+  nlohmann::json ok = base;
+  ok["epochs"] = 3.0;  // a whole number written as a float is still one
+  EXPECT_EQ(qsenti::train_options_from_json(ok, "x").epochs, 3);
+
+  TempDir tmp;
+  std::ofstream(tmp / "adapter_config.json")
+      << R"({"peft_type": "LORA", "r": 1e300, "lora_alpha": 16, "target_modules": ["q_proj"]})";
+  try {
+    qsenti::AdapterConfig::load(tmp.path());
+    ADD_FAILURE() << "no error";
+  } catch (const qsenti::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'r' must be a whole number"), std::string::npos) << e.what();
+  }
+}

@@ -1,10 +1,14 @@
 // qsenti train: one command for the three methods.
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "device/device.h"
+#include "dist/dist_env.h"
+#include "dist/launcher.h"
+#include "dist/process_group.h"
 #include "cli/size_prompt.h"
 #include "train/train_options.h"
 #include "util/error.h"
@@ -71,11 +75,19 @@ void check_train_command_line(const CLI::App& cmd, TrainOptions& o) {
   }
 }
 
+// Threads for one of several workers on this host: OMP_NUM_THREADS when the
+// launcher (ours or torchrun) set it, else an equal share of the cores.
+int worker_threads(const dist::DistEnv& env) {
+  if (const char* t = std::getenv("OMP_NUM_THREADS"); t && std::atoi(t) > 0) return std::atoi(t);
+  return std::max(1, available_cores() / env.local_world_size);
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   auto overwrite = std::make_shared<bool>(false);
+  auto launch = std::make_shared<dist::LaunchOptions>();
   auto* cmd = app.add_subcommand("train", "Train a sentiment classifier (methods A embedding, B lora, C classifier)");
   cmd->add_option("--method", o->method,
                   "embedding: frozen Qwen3-Embedding + small head (A); lora: LoRA instruction tuning with label "
@@ -165,6 +177,29 @@ void add_train_command(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->check(non_negative())->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "no progress output");
+  auto* dist_group = "Several processes (B and C; torchrun's flags and environment)";
+  cmd->add_option("--nproc-per-node", launch->nproc_per_node,
+                  "start N workers on this host (data parallel; each gets its share of the cores, or one GPU); "
+                  "global batch = workers x --batch-size")
+      ->check(positive())
+      ->group(dist_group);
+  cmd->add_option("--nnodes", launch->nnodes, "hosts in the job (run the same command on each with its --node-rank)")
+      ->check(positive())
+      ->group(dist_group);
+  cmd->add_option("--node-rank", launch->node_rank, "this host's index, 0 to --nnodes - 1")
+      ->check(non_negative())
+      ->group(dist_group);
+  cmd->add_option("--master-addr", launch->master_addr, "address of the host of worker 0 (its rendezvous)")
+      ->capture_default_str()
+      ->group(dist_group);
+  cmd->add_option("--master-port", launch->master_port, "rendezvous port (default: a free one on one host, else 29500)")
+      ->check(positive())
+      ->group(dist_group);
+  cmd->add_option("--dist-timeout", launch->timeout_s,
+                  "seconds to wait for the other workers (rendezvous and each exchange) before giving up")
+      ->check(positive())
+      ->capture_default_str()
+      ->group(dist_group);
 
   cmd->footer(
       "Examples:\n"
@@ -176,24 +211,65 @@ void add_train_command(CLI::App& app) {
       "method's weights; use it with `qsenti eval --run` and `qsenti predict --run`. Ctrl-C keeps the last\n"
       "checkpoint; --resume RUN continues. Exit codes: 0 success, 1 failure, 2 bad command line,\n"
       "3 bad input (data, model folder), 130 interrupted.");
-  cmd->callback([o, overwrite, cmd] {
+  cmd->callback([o, overwrite, cmd, launch] {
     check_train_command_line(*cmd, *o);
+    const bool launcher = cmd->count("--nproc-per-node") > 0 || cmd->count("--nnodes") > 0;
+    dist::DistEnv env = dist::DistEnv::from_environment();
+    if (cmd->count("--dist-timeout")) env.timeout_s = launch->timeout_s;
+    if ((launcher || env.distributed()) && o->method == "embedding")
+      throw Error("method A (embedding) trains its small head in one process (seconds on cached vectors); run it "
+                  "without --nproc-per-node",
+                  ExitCode::kUsage);
+    if (launcher) {
+      if (env.distributed()) throw Error("--nproc-per-node inside a worker (WORLD_SIZE is set): use one launcher", ExitCode::kUsage);
+      if (!dist::available()) throw Error("this build has no c10d: it trains in one process only", ExitCode::kUsage);
+      // The launcher settles what the workers must agree on (the model and
+      // run folders, the size asked for on a terminal) and passes it on.
+      const bool had_model = cmd->count("--model") > 0, had_out = cmd->count("--out") > 0,
+                 had_size = cmd->count("--model-size") > 0;
+      if (o->resume.empty()) {
+        complete_train_paths(o->model, o->out, o->model_size, o->method, stdin_is_terminal(), std::cin, std::cout,
+                             std::cerr);
+        refuse_existing_output(o->out, *overwrite, "run");
+      }
+      std::vector<std::string> args = dist::strip_launcher_flags(command_line_args());
+      if (o->resume.empty()) {
+        if (!had_model && !o->model.empty()) args.push_back("--model=" + o->model);
+        if (!had_out && !o->out.empty()) args.push_back("--out=" + o->out);
+        if (!had_size && !o->model_size.empty()) args.push_back("--model-size=" + o->model_size);
+      }
+      const int code = dist::launch_workers(*launch, "/proc/self/exe", args, std::cerr);
+      if (code != 0) throw Error("training stopped: a worker failed (its message is above)", static_cast<ExitCode>(code));
+      return;
+    }
     // For the whole command: SIGTERM or Ctrl-C while the model loads is
     // answered at the first step (checkpoint, exit 130), not by dying.
     InterruptScope interrupt_scope;
-    resolve_device(o->device);  // a GPU asked for where there is none fails before anything loads
+    torch::Device device = resolve_device(o->device);  // a GPU asked for where there is none fails before anything loads
+    if (env.distributed() && device.is_cuda()) {
+      o->device = "cuda:" + std::to_string(env.local_rank);  // one GPU per local worker
+      device = resolve_device(o->device);
+    }
     if (o->threads > 0) init_runtime(o->threads);
+    else if (env.local_world_size > 1) init_runtime(worker_threads(env));
     // Without --model-size on a terminal, ask for it as the original did;
     // missing --model/--out become the conventional folders.
     if (o->resume.empty())
-      complete_train_paths(o->model, o->out, o->model_size, o->method, stdin_is_terminal(), std::cin, std::cout,
-                           std::cerr);
-    if (o->resume.empty()) refuse_existing_output(o->out, *overwrite, "run");
+      complete_train_paths(o->model, o->out, o->model_size, o->method, stdin_is_terminal() && !env.distributed(),
+                           std::cin, std::cout, std::cerr);
+    if (o->resume.empty() && env.rank == 0) refuse_existing_output(o->out, *overwrite, "run");
+    std::unique_ptr<dist::WorldScope> world;
+    if (env.distributed()) {
+      if (!o->quiet && env.rank == 0)
+        std::cerr << "worker 0 of " << env.world_size << ": waiting for the others at " << env.master_addr << ":"
+                  << env.master_port << "\n";
+      world = std::make_unique<dist::WorldScope>(dist::init_process_group(env, device));
+    }
     std::string run;
     if (o->method == "embedding") run = train_embedding_method(*o);
     else if (o->method == "lora") run = train_lora_method(*o);
     else run = train_classifier_method(*o);
-    std::cout << "run saved in " << run << "\n";
+    if (env.rank == 0) std::cout << "run saved in " << run << "\n";
   });
 }
 

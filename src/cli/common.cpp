@@ -13,6 +13,14 @@
 
 namespace qsenti::cli {
 
+namespace {
+std::vector<std::string> g_command_line;
+}
+
+void set_command_line(int argc, char** argv) { g_command_line.assign(argv + (argc > 0 ? 1 : 0), argv + argc); }
+const std::vector<std::string>& command_line_args() { return g_command_line; }
+
+
 void add_hf_run_options(CLI::App* cmd, PredictOptions& o) {
   cmd->add_option("--base", o.base_model,
                   "base model folder (or repo id) of a peft adapter given as --run (when its base_model_name_or_path "

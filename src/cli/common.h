@@ -15,6 +15,11 @@ struct PredictOptions;
 
 namespace qsenti::cli {
 
+// The program's own command line, kept by main() for commands that start
+// this program again (train --nproc-per-node).
+void set_command_line(int argc, char** argv);
+const std::vector<std::string>& command_line_args();  // without argv[0]
+
 // --base and --label-words: for Hugging Face folders opened as runs
 // (a peft adapter whose base is elsewhere, a CAUSAL_LM adapter's label words).
 void add_hf_run_options(CLI::App* cmd, PredictOptions& options);

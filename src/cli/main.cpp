@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/model_source.h"
 #include "methods/model_resolver.h"
 #include "util/error.h"
@@ -11,6 +12,7 @@
 
 int main(int argc, char** argv) {
   qsenti::init_runtime();
+  qsenti::cli::set_command_line(argc, argv);
   // A base model named by repo id (a peft adapter's recorded base) comes from
   // the Hub or ModelScope cache, downloaded when missing: the CLI's policy.
   qsenti::set_model_resolver([](const std::string& m) { return qsenti::cli::resolve_model_source(m, std::cerr); });

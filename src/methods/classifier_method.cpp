@@ -19,6 +19,7 @@
 #include "io/weight_store.h"
 #include "methods/classifier.h"
 #include "methods/seqcls_model.h"
+#include "dist/process_group.h"
 #include "methods/trainer_method.h"
 #include "model/loading.h"
 #include "model/peft_adapter.h"
@@ -97,6 +98,20 @@ class SeqClsTask : public TrainingTask {
   }
   bool has_validation() const override { return !valid_ids_.empty(); }
   Metrics validate() override { return evaluate(valid_ids_, valid_labels_); }
+  int64_t validation_size() const override { return static_cast<int64_t>(valid_ids_.size()); }
+  torch::Tensor validation_probabilities(int64_t begin, int64_t end) override {
+    std::vector<std::vector<int32_t>> ids(valid_ids_.begin() + begin, valid_ids_.begin() + end);
+    if (ids.empty()) return torch::zeros({0, static_cast<int64_t>(label_names_.size())}, torch::kFloat64);
+    torch::Tensor probs =
+        seqcls_predict(model_, ids, encoding_, eval_batch_, compat::autocast_enabled(model_->device().type()));
+    model_->train();
+    return probs.to(torch::kFloat64);
+  }
+  Metrics validation_metrics(const torch::Tensor& probabilities) override {
+    torch::Tensor p = probabilities.to(torch::kCPU, torch::kFloat64).contiguous();
+    std::vector<double> flat(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+    return compute_metrics_flat(valid_labels_, flat, label_names_);
+  }
 
   Metrics evaluate(const std::vector<std::vector<int32_t>>& ids, const std::vector<int64_t>& labels) {
     torch::Tensor probs =
@@ -168,7 +183,8 @@ std::string train_classifier_method(const TrainOptions& given) {
   if (o.resume.empty()) o = resolve(o, config);
   if (run_dir.empty()) run_dir = "models/classifier-" + (o.model_size.empty() ? std::string("custom") : o.model_size);
   fs::create_directories(run_dir);
-  if (o.resume.empty()) write_text_atomically((fs::path(run_dir) / "train_options.json").string(), train_options_to_json(o).dump(2) + "\n");
+  if (o.resume.empty() && dist::is_main_process())
+    write_text_atomically((fs::path(run_dir) / "train_options.json").string(), train_options_to_json(o).dump(2) + "\n");
 
   const TrainingData data = load_training_data(o);
   auto tok = Tokenizer::for_model(o.model);
@@ -187,6 +203,7 @@ std::string train_classifier_method(const TrainOptions& given) {
   SeqClsTask task(model, enc, o.full, o.grad_checkpointing, std::move(train_ids), data.train.labels, std::move(valid_ids),
                   data.valid.labels, label_names, std::max<int64_t>(16, o.batch_size));
   RunManifest m = train_and_describe(task, o, run_dir, "classifier", label_names);
+  if (!dist::is_main_process()) return run_dir;  // rank 0 tests and writes the run
   if (!data.test.texts.empty()) {
     compat::Autocast autocast(model->device().type(), o.dtype == "bf16");
     Metrics t = task.evaluate(seqcls_encode(*tok, data.test.texts, enc), data.test.labels);

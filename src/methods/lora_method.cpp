@@ -25,6 +25,7 @@
 #include "io/weight_store.h"
 #include "methods/classifier.h"
 #include "methods/label_scoring.h"
+#include "dist/process_group.h"
 #include "methods/trainer_method.h"
 #include "model/loading.h"
 #include "model/losses.h"
@@ -148,6 +149,31 @@ class LoraTask : public TrainingTask {
   }
   bool has_validation() const override { return !valid_texts_.empty(); }
   Metrics validate() override { return evaluate(valid_texts_, valid_labels_); }
+  // answer_lm_loss averages over the answer tokens (each predicted from the
+  // position before it).
+  double loss_weight(const std::vector<size_t>& indices) override {
+    double n = 0;
+    for (size_t i : indices) {
+      const auto& l = train_[i].labels;
+      for (size_t t = 1; t < l.size(); ++t) n += l[t] != kIgnoreIndex ? 1 : 0;
+    }
+    return n;
+  }
+  int64_t validation_size() const override { return static_cast<int64_t>(valid_texts_.size()); }
+  torch::Tensor validation_probabilities(int64_t begin, int64_t end) override {
+    std::vector<std::string> texts(valid_texts_.begin() + begin, valid_texts_.begin() + end);
+    if (texts.empty()) return torch::zeros({0, static_cast<int64_t>(label_names_.size())}, torch::kFloat64);
+    const bool was_training = model_->is_training();
+    model_->eval();
+    torch::Tensor probs = predict_prompts(model_, *enc_, texts, eval_batch_).to(torch::kFloat64).contiguous();
+    if (was_training) model_->train();
+    return probs;
+  }
+  Metrics validation_metrics(const torch::Tensor& probabilities) override {
+    torch::Tensor p = probabilities.to(torch::kCPU, torch::kFloat64).contiguous();
+    std::vector<double> flat(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+    return compute_metrics_flat(valid_labels_, flat, label_names_);
+  }
 
   Metrics evaluate(const std::vector<std::string>& texts, const std::vector<int64_t>& labels) {
     const bool was_training = model_->is_training();
@@ -223,7 +249,7 @@ std::string train_lora_method(const TrainOptions& given) {
   for (size_t i = 0; i < data.train.texts.size(); ++i) train.push_back(enc->example(data.train.texts[i], data.train.labels[i]));
 
   fs::create_directories(run_dir);
-  if (o.resume.empty())
+  if (o.resume.empty() && dist::is_main_process())
     write_text_atomically((fs::path(run_dir) / "train_options.json").string(), train_options_to_json(o).dump(2) + "\n");
   const auto label_names = data.labels().names();
   if (!o.quiet) {
@@ -237,6 +263,7 @@ std::string train_lora_method(const TrainOptions& given) {
   LoraTask task(model, enc, o.grad_checkpointing, std::move(train), data.valid.texts, data.valid.labels, label_names,
                 std::max<int64_t>(16, o.batch_size));
   RunManifest m = train_and_describe(task, o, run_dir, "lora", label_names);
+  if (!dist::is_main_process()) return run_dir;  // rank 0 tests and writes the run
   if (!data.test.texts.empty()) {
     compat::Autocast autocast(model->device().type(), o.dtype == "bf16");
     Metrics t = task.evaluate(data.test.texts, data.test.labels);

@@ -1,5 +1,7 @@
 #include "model/peft_adapter.h"
 
+#include "util/json_number.h"
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -35,7 +37,7 @@ AdapterConfig AdapterConfig::load(const std::string& dir) {
       throw InputError(path + ": per-module rank_pattern is not supported");
     if (j.contains("alpha_pattern") && j["alpha_pattern"].is_object() && !j["alpha_pattern"].empty())
       throw InputError(path + ": per-module alpha_pattern is not supported");
-    c.lora.r = j.at("r").get<int64_t>();
+    c.lora.r = json_whole_number(j.at("r"), "r");
     c.lora.alpha = j.at("lora_alpha").get<double>();
     c.lora.dropout = j.value("lora_dropout", 0.0);
     c.lora.use_rslora = j.value("use_rslora", false);
@@ -50,6 +52,8 @@ AdapterConfig AdapterConfig::load(const std::string& dir) {
       c.base_model_name_or_path = j["base_model_name_or_path"].get<std::string>();
     if (j.contains("task_type") && j["task_type"].is_string()) c.task_type = j["task_type"].get<std::string>();
   } catch (const nlohmann::json::exception& e) {
+    throw InputError(path + ": " + e.what());
+  } catch (const std::invalid_argument& e) {
     throw InputError(path + ": " + e.what());
   }
   if (c.lora.r <= 0) throw InputError(path + ": r must be positive");

@@ -1,5 +1,10 @@
 #include "train/train_options.h"
 
+#include <limits>
+#include <type_traits>
+
+#include "util/json_number.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -70,7 +75,15 @@ namespace {
 
 template <typename T>
 void read_field(const nlohmann::json& j, const char* key, T& into) {
-  if (j.contains(key)) into = j.at(key).get<T>();
+  if (!j.contains(key)) return;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    const int64_t v = json_whole_number(j.at(key), key);
+    if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) || (v > 0 && static_cast<uint64_t>(v) > static_cast<uint64_t>(std::numeric_limits<T>::max())))
+      throw std::invalid_argument(std::string("'") + key + "' is out of range: " + j.at(key).dump());
+    into = static_cast<T>(v);
+  } else {
+    into = j.at(key).get<T>();
+  }
 }
 
 }  // namespace
@@ -144,6 +157,9 @@ TrainOptions options_for_resume(const TrainOptions& given, const std::string& me
   o.device = given.device;  // a run may continue on another machine
   o.quiet = given.quiet;
   if (given.max_steps != 0) o.max_steps = given.max_steps;
+  // Another number of workers keeps the global batch (workers x batch, which
+  // the trainer checks) with another per-worker batch.
+  if (given.batch_size != 0) o.batch_size = given.batch_size;
   return o;
 }
 

@@ -13,6 +13,8 @@
 #include <sstream>
 
 #include "device/device.h"
+#include "dist/grad_sync.h"
+#include "dist/process_group.h"
 #include "train/batching.h"
 #include "train/checkpoint.h"
 #include "train/schedule.h"
@@ -48,6 +50,13 @@ std::string fmt(double v, int precision = 4) {
 }
 
 }  // namespace
+
+torch::Tensor TrainingTask::validation_probabilities(int64_t, int64_t) {
+  throw Error("trainer: this method does not shard its validation");
+}
+Metrics TrainingTask::validation_metrics(const torch::Tensor&) {
+  throw Error("trainer: this method does not shard its validation");
+}
 
 namespace {
 std::atomic<int> g_allocator_scopes{0};
@@ -119,7 +128,11 @@ nlohmann::json TrainResult::to_json() const {
           {"best_step", best_step},
           {"best_score", best_score},
           {"train_seconds", train_seconds},
-          {"tokens_per_second", tokens_per_second}};
+          {"tokens_per_second", tokens_per_second},
+          {"world_size", world_size},
+          {"allreduce_bytes_per_step", allreduce_bytes_per_step},
+          {"allreduce_ms_per_step", allreduce_ms_per_step},
+          {"step_ms", step_ms}};
 }
 
 struct Trainer::Impl {
@@ -142,19 +155,32 @@ struct Trainer::Impl {
   int64_t best_step = 0;
   nlohmann::json best_metrics, last_metrics;
   int64_t last_eval_step = -1;
+  // Several processes (dist::world()): rank 0 writes every file; each rank
+  // computes its slice of each global batch of world x batch_size examples.
+  dist::ProcessGroup* pg = nullptr;
+  int rank = 0, world = 1;
+  std::unique_ptr<dist::GradientSync> sync;
 
   Impl(TrainingTask& t, TrainerConfig c) : task(t), cfg(std::move(c)) {}
+  ~Impl();
+
+  bool main_process() const { return rank == 0; }
+  void barrier() {
+    if (pg) pg->barrier();
+  }
 
   std::string best_path() const { return (fs::path(cfg.run_dir) / "best" / "trainable.safetensors").string(); }
   std::string history_path() const { return (fs::path(cfg.run_dir) / "history.jsonl").string(); }
 
   void append_history(const nlohmann::json& j) {
+    if (!main_process()) return;
     std::ofstream out(history_path(), std::ios::app);
     out << j.dump() << "\n";
   }
 
   // Drops history lines written after the checkpoint we resume from.
   void trim_history(int64_t upto_step) {
+    if (!main_process()) return;
     std::ifstream in(history_path());
     if (!in) return;
     std::string line, kept;
@@ -182,6 +208,8 @@ struct Trainer::Impl {
                         {"last_metrics", last_metrics},
                         {"last_eval_step", last_eval_step},
                         {"num_examples", lengths.size()},
+                        {"world_size", world},
+                        {"global_batch_size", cfg.batch_size * world},
                         {"config", cfg.to_json()},
                         {"rng", cpu_rng_state()}};
     // Dropout on a GPU draws from its generator: saved too, for an exact resume.
@@ -189,7 +217,11 @@ struct Trainer::Impl {
     return s;
   }
 
-  std::string checkpoint() { return write_checkpoint(cfg.run_dir, step, named, *optimizer, state_json(), cfg.save_total_limit);
+  // Rank 0 writes; the others wait for it, so that every rank stops (or
+  // resumes) at a checkpoint that exists.
+  void checkpoint() {
+    if (main_process()) write_checkpoint(cfg.run_dir, step, named, *optimizer, state_json(), cfg.save_total_limit);
+    barrier();
   }
 
   void resume_from_checkpoint() {
@@ -202,7 +234,14 @@ struct Trainer::Impl {
         throw InputError(*dir + "/state.json: the run was trained with " + key + " = " + saved.at(key).dump() +
                          ", this command has " + now.dump() + "; resume with the same settings");
     };
-    must_match("batch_size", cfg.batch_size);
+    // The global batch (workers x --batch-size) fixes the data order: a run
+    // may resume with another number of workers when it stays the same.
+    const int64_t saved_global = s.value("global_batch_size", saved.at("batch_size").get<int64_t>());
+    if (saved_global != cfg.batch_size * world)
+      throw InputError(*dir + "/state.json: the run was trained with a global batch of " + std::to_string(saved_global) +
+                       " (workers x --batch-size), this command has " + std::to_string(cfg.batch_size * world) + " (" +
+                       std::to_string(world) + " x " + std::to_string(cfg.batch_size) +
+                       "); resume with the same product");
     must_match("grad_accum", cfg.grad_accum);
     must_match("seed", cfg.seed);
     must_match("length_pool_batches", cfg.length_pool_batches);
@@ -233,7 +272,21 @@ struct Trainer::Impl {
     Metrics m;
     {
       compat::Autocast autocast(cfg.device.type(), cfg.bf16_autocast);
-      m = task.validate();
+      const int64_t n = pg ? task.validation_size() : 0;
+      if (n > 0) {
+        // Each rank scores its slice; the slices, padded to one size, are
+        // gathered so every rank computes the same metrics.
+        const int64_t per = (n + world - 1) / world;
+        const int64_t lo = std::min<int64_t>(n, rank * per), hi = std::min<int64_t>(n, lo + per);
+        torch::Tensor mine = task.validation_probabilities(lo, hi).to(torch::kCPU, torch::kFloat64).contiguous();
+        torch::Tensor padded = torch::zeros({per, mine.size(1)}, torch::kFloat64);
+        if (hi > lo) padded.narrow(0, 0, hi - lo).copy_(mine);
+        if (cfg.device.is_cuda()) padded = padded.to(cfg.device);
+        torch::Tensor all = torch::cat(pg->allgather(padded)).to(torch::kCPU).narrow(0, 0, n);
+        m = task.validation_metrics(all);
+      } else {
+        m = task.validate();
+      }
     }
     const double score = metric_of(m, cfg.select_metric);
     last_metrics = to_json(m);
@@ -245,8 +298,10 @@ struct Trainer::Impl {
       best_score = score;
       best_step = step;
       best_metrics = last_metrics;
-      fs::create_directories(fs::path(cfg.run_dir) / "best");
-      save_named_tensors(best_path(), named);
+      if (main_process()) {
+        fs::create_directories(fs::path(cfg.run_dir) / "best");
+        save_named_tensors(best_path(), named);
+      }
     }
     if (!cfg.quiet)
       std::cerr << "validation at step " << step << ": accuracy " << fmt(m.accuracy) << ", macro F1 "
@@ -256,8 +311,15 @@ struct Trainer::Impl {
   }
 };
 
+Trainer::Impl::~Impl() = default;
+
 Trainer::Trainer(TrainingTask& task, TrainerConfig config) : impl_(std::make_unique<Impl>(task, config)), config_(config) {
   auto& I = *impl_;
+  if ((I.pg = dist::world())) {
+    I.rank = I.pg->rank();
+    I.world = I.pg->size();
+    if (I.rank != 0) config_.quiet = I.cfg.quiet = true;  // one progress line, rank 0's
+  }
   if (config_.run_dir.empty()) throw Error("trainer: no run folder");
   if (config_.batch_size <= 0 || config_.epochs <= 0 || config_.lr <= 0 || config_.grad_accum <= 0)
     throw Error("trainer: batch size, epochs, learning rate and gradient accumulation must be positive");
@@ -284,7 +346,8 @@ Trainer::Trainer(TrainingTask& task, TrainerConfig config) : impl_(std::make_uni
   I.lengths = task.train_lengths();
   if (I.lengths.empty()) throw Error("trainer: no training examples");
   const int64_t n = static_cast<int64_t>(I.lengths.size());
-  I.batches_per_epoch = (n + config_.batch_size - 1) / config_.batch_size;
+  const int64_t global_batch = config_.batch_size * I.world;
+  I.batches_per_epoch = (n + global_batch - 1) / global_batch;
   I.steps_per_epoch = (I.batches_per_epoch + config_.grad_accum - 1) / config_.grad_accum;
   I.total_steps = config_.max_steps > 0 ? config_.max_steps : I.steps_per_epoch * config_.epochs;
   I.schedule.kind = config_.schedule;
@@ -293,6 +356,13 @@ Trainer::Trainer(TrainingTask& task, TrainerConfig config) : impl_(std::make_uni
   I.schedule.warmup_steps = warmup_steps_for(config_.warmup_ratio, I.total_steps);
   I.schedule.lr_at(0);  // validates the kind
   (void)metric_of(Metrics{}, config_.select_metric);
+  if (I.pg) {
+    std::vector<torch::Tensor> ps;
+    for (const auto& p : I.params) ps.push_back(p.tensor);
+    int64_t bucket_bytes = 25 << 20;
+    if (const char* b = std::getenv("QSENTI_BUCKET_MB")) bucket_bytes = static_cast<int64_t>(std::atof(b) * (1 << 20));
+    I.sync = std::make_unique<dist::GradientSync>(*I.pg, ps, bucket_bytes);
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -303,6 +373,7 @@ double Trainer::lr_at(int64_t step) const { return impl_->schedule.lr_at(step); 
 
 bool Trainer::restore_best() {
   auto& I = *impl_;
+  I.barrier();  // rank 0 wrote best/
   if (!I.have_best || !fs::exists(I.best_path())) return false;
   load_named_tensors(I.best_path(), I.named);
   return true;
@@ -316,11 +387,23 @@ TrainResult Trainer::run() {
   if (cfg.resume) I.resume_from_checkpoint();
   else if (!cfg.resume) {
     std::error_code ec;
-    fs::remove(I.history_path(), ec);
+    if (I.main_process()) fs::remove(I.history_path(), ec);
+    // Every rank starts from rank 0's weights (initialisation is seeded,
+    // this makes it certain).
+    if (I.pg) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : I.named) {
+        // In fp32 (Gloo has no bf16 reductions to trust), then back.
+        torch::Tensor t = p.tensor.detach().to(torch::kFloat32).contiguous();
+        I.pg->broadcast(t, 0);
+        p.tensor.detach().copy_(t);
+      }
+    }
   }
+  I.barrier();
 
   BatchingOptions bopt;
-  bopt.batch_size = cfg.batch_size;
+  bopt.batch_size = cfg.batch_size * I.world;
   bopt.seed = cfg.seed;
   bopt.pool_batches = cfg.length_pool_batches;
 
@@ -334,6 +417,7 @@ TrainResult Trainer::run() {
   // is the same whether or not anyone watches.
   double loss_sum_window = 0, loss_sum_history = 0;
   int64_t loss_n_window = 0, loss_n_history = 0;
+  double comm_ms_total = 0, step_ms_total = 0, comm_ms_history = 0;
 
   TrainResult result;
   auto finish = [&](TrainResult::Status status) {
@@ -346,13 +430,16 @@ TrainResult Trainer::run() {
     result.last_metrics = I.last_metrics;
     result.train_seconds = now_s() - t0;
     result.tokens_per_second = result.train_seconds > 0 ? tokens_done / result.train_seconds : 0;
+    result.world_size = I.world;
+    if (I.sync) result.allreduce_bytes_per_step = I.sync->bytes_per_step();
+    if (steps_done_here > 0) {
+      result.allreduce_ms_per_step = comm_ms_total / static_cast<double>(steps_done_here);
+      result.step_ms = step_ms_total / static_cast<double>(steps_done_here);
+    }
     if (!cfg.quiet && terminal) std::cerr << "\n";
     return result;
   };
 
-  auto interrupted = [&]() {
-    return interrupt_requested() || (cfg.interrupt_after_step > 0 && I.step == cfg.interrupt_after_step);
-  };
 
   while (I.epoch < cfg.epochs) {
     const auto batches = length_grouped_batches(I.lengths, I.epoch, bopt);
@@ -365,26 +452,72 @@ TrainResult Trainer::run() {
       }
       const int64_t n_micro = std::min(cfg.grad_accum, nb - I.batch_pos);
       const double lr = I.schedule.lr_at(I.step);
+      const double step_t0 = now_s();
       I.set_lr(lr);
       I.optimizer->zero_grad();
       double step_loss = 0;
+      double step_tokens = 0;
+      bool nonfinite = false;
+      double bad_loss = 0;
       for (int64_t k = 0; k < n_micro; ++k) {
+        const auto& global = batches[static_cast<size_t>(I.batch_pos + k)];
+        // This rank's slice of the global batch, weighted by its share of
+        // what the loss averages (a short last batch may leave some empty).
+        std::vector<size_t> mine = global;
+        double share = 1.0;
+        if (I.pg) {
+          const size_t lo = std::min(global.size(), static_cast<size_t>(I.rank * cfg.batch_size));
+          const size_t hi = std::min(global.size(), lo + static_cast<size_t>(cfg.batch_size));
+          mine.assign(global.begin() + static_cast<std::ptrdiff_t>(lo), global.begin() + static_cast<std::ptrdiff_t>(hi));
+          const double total = I.task.loss_weight(global);
+          share = total > 0 && !mine.empty() ? I.task.loss_weight(mine) / total : 0.0;
+          if (k + 1 == n_micro) I.sync->arm();  // this backward's hooks start the all-reduce
+        }
+        if (mine.empty()) continue;
         BatchLoss bl;
         {
           compat::Autocast autocast(cfg.device.type(), cfg.bf16_autocast);
-          bl = I.task.loss(batches[static_cast<size_t>(I.batch_pos + k)]);
+          bl = I.task.loss(mine);
         }
         const double v = bl.loss.item<double>();
-        if (!std::isfinite(v)) {
-          auto last = latest_checkpoint(cfg.run_dir);
-          throw Error("training stopped: the loss is " + fmt(v) + " at step " + std::to_string(I.step + 1) +
-                      " (epoch " + std::to_string(I.epoch + 1) + "); try a lower --lr or --dtype fp32. " +
-                      (last ? "The last good checkpoint is " + *last + " (--resume " + cfg.run_dir + ")"
-                            : std::string("No checkpoint was written yet.")));
+        if (!std::isfinite(v) && !nonfinite) {
+          nonfinite = true;
+          bad_loss = v;
         }
-        (bl.loss / static_cast<double>(n_micro)).backward();
-        step_loss += v / static_cast<double>(n_micro);
-        tokens_done += bl.tokens;
+        // One process stops here; several first agree (below) so that none
+        // waits for a rank that left.
+        if (nonfinite && !I.pg) break;
+        (bl.loss * (share / static_cast<double>(n_micro))).backward();
+        step_loss += v * share / static_cast<double>(n_micro);
+        step_tokens += static_cast<double>(bl.tokens);
+      }
+      // (Ctrl-C, SIGTERM, or the testing hook at the step about to end.)
+      bool stop_requested =
+          interrupt_requested() || (cfg.interrupt_after_step > 0 && I.step + 1 == cfg.interrupt_after_step);
+      if (I.pg) {
+        I.sync->finish();
+        comm_ms_total += I.sync->last_wait_ms();
+        comm_ms_history += I.sync->last_wait_ms();
+        // The step's loss and tokens summed over the ranks, and whether any
+        // saw a non-finite loss or a signal: every rank decides alike.
+        torch::Tensor agree = torch::tensor({step_loss, step_tokens, nonfinite ? 1.0 : 0.0, stop_requested ? 1.0 : 0.0},
+                                            torch::kFloat64);
+        if (cfg.device.is_cuda()) agree = agree.to(cfg.device);
+        I.pg->allreduce_sum(agree);
+        agree = agree.to(torch::kCPU);
+        step_loss = agree[0].item<double>();
+        step_tokens = agree[1].item<double>();
+        nonfinite = agree[2].item<double>() > 0;
+        stop_requested = agree[3].item<double>() > 0;
+      }
+      tokens_done += static_cast<int64_t>(step_tokens);
+      if (nonfinite) {
+        auto last = latest_checkpoint(cfg.run_dir);
+        const bool mine = !std::isfinite(bad_loss);
+        throw Error("training stopped: the loss is " + (mine ? fmt(bad_loss) : std::string("not finite on another worker")) + " at step " + std::to_string(I.step + 1) + " (epoch " +
+                    std::to_string(I.epoch + 1) + "); try a lower --lr or --dtype fp32. " +
+                    (last ? "The last good checkpoint is " + *last + " (--resume " + cfg.run_dir + ")"
+                          : std::string("No checkpoint was written yet.")));
       }
       if (cfg.max_grad_norm > 0) {
         std::vector<torch::Tensor> ps;
@@ -395,6 +528,7 @@ TrainResult Trainer::run() {
                       "; try a lower --lr or --dtype fp32 (the last good checkpoint is kept)");
       }
       I.optimizer->step();
+      step_ms_total += (now_s() - step_t0) * 1000;
       I.step += 1;
       I.batch_pos += n_micro;
       steps_done_here += 1;
@@ -405,15 +539,18 @@ TrainResult Trainer::run() {
 
       if (I.step % log_every == 0 || I.batch_pos >= nb) {
         const double el = now_s() - t0;
-        I.append_history({{"type", "train"},
-                          {"step", I.step},
-                          {"epoch", I.epoch + 1},
-                          {"loss", loss_sum_history / static_cast<double>(loss_n_history)},
-                          {"lr", lr},
-                          {"tokens_per_s", el > 0 ? tokens_done / el : 0.0},
-                          {"elapsed_s", el}});
+        nlohmann::json rec = {{"type", "train"},
+                              {"step", I.step},
+                              {"epoch", I.epoch + 1},
+                              {"loss", loss_sum_history / static_cast<double>(loss_n_history)},
+                              {"lr", lr},
+                              {"tokens_per_s", el > 0 ? tokens_done / el : 0.0},
+                              {"elapsed_s", el}};
+        if (I.pg) rec["allreduce_ms"] = comm_ms_history / static_cast<double>(loss_n_history);
+        I.append_history(rec);
         loss_sum_history = 0;
         loss_n_history = 0;
+        comm_ms_history = 0;
       }
       const double t = now_s();
       if (!cfg.quiet && (t - last_print >= (terminal ? 0.5 : 10.0) || I.step == 1)) {
@@ -444,7 +581,9 @@ TrainResult Trainer::run() {
         I.checkpoint();
         saved = true;
       }
-      if (interrupted()) {
+      // One process also answers a signal that came during this step's end.
+      if (!I.pg) stop_requested = stop_requested || interrupt_requested();
+      if (stop_requested) {
         if (!saved) I.checkpoint();
         if (!cfg.quiet && terminal) std::cerr << "\n";
         throw Error("interrupted" + (interrupt_requested() ? std::string(" by ") + interrupt_name() : std::string()) +

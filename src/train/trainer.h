@@ -27,6 +27,11 @@
 
 #include "train/metrics.h"
 
+namespace qsenti::dist {
+class ProcessGroup;
+class GradientSync;
+}
+
 namespace qsenti {
 
 struct TrainOptions;
@@ -59,6 +64,18 @@ class TrainingTask {
   // Evaluates the validation set (the task switches to eval mode and no-grad
   // itself, and back to train mode before returning).
   virtual Metrics validate() = 0;
+
+  // What the loss of loss(indices) is a mean over (examples by default;
+  // answer tokens for method B). With several processes each rank's loss is
+  // weighted by its share, so that the summed gradient is the one process
+  // would compute on the whole batch.
+  virtual double loss_weight(const std::vector<size_t>& indices) { return static_cast<double>(indices.size()); }
+  // Sharded validation with several processes: validation_size() examples,
+  // the class probabilities [end - begin, labels] of examples [begin, end),
+  // and the metrics of all of them. 0 (the default): every rank runs validate().
+  virtual int64_t validation_size() const { return 0; }
+  virtual torch::Tensor validation_probabilities(int64_t begin, int64_t end);
+  virtual Metrics validation_metrics(const torch::Tensor& probabilities);
 };
 
 struct TrainerConfig {
@@ -104,7 +121,11 @@ struct TrainResult {
   int64_t best_step = 0;
   nlohmann::json last_metrics;   // the last validation's, null when none ran
   double train_seconds = 0;      // this process's share
-  double tokens_per_second = 0;  // this process's average
+  double tokens_per_second = 0;  // this process's average (all workers' tokens with several)
+  int world_size = 1;            // worker processes
+  int64_t allreduce_bytes_per_step = 0;  // gradients summed over the workers each step (fp32)
+  double allreduce_ms_per_step = 0;      // time a step waited for that sum, on average
+  double step_ms = 0;                    // a whole optimizer step, on average
   nlohmann::json to_json() const;
 };
 
