@@ -70,7 +70,7 @@ TEST(CliChecks, OptionsTheMethodIgnoresAreRefused) {
                         Case{"embedding", "--warmup-ratio 0.1"}, Case{"embedding", "--grad-accum 2"},
                         Case{"embedding", "--eval-every 5"}, Case{"classifier", "--template chat"},
                         Case{"lora", "--full"}, Case{"classifier", "--head logreg"},
-                        Case{"lora", "--no-cache"}}) {
+                        Case{"lora", "--no-cache"}, Case{"lora", "--class-weights auto"}}) {
     auto r = test::run_qsenti(std::string("train --method ") + c.method + " --model /nonexistent --train " + data +
                                   " " + c.option,
                               true);
@@ -260,3 +260,18 @@ TEST(Assets, QsentiHomeComesFirstThenTheBuildsOwn) {
 
 }  // namespace
 }  // namespace qsenti
+
+// The original scripts' spellings (its readme: --model_size, --model_type,
+// --load_all, --batch_size) reach the same options as ours.
+TEST(CliChecks, TheOriginalScriptsFlagSpellingsAreAccepted) {
+  auto ours = qsenti::test::run_qsenti("train --method lora --model-size 4B --batch-size 0", true);
+  auto theirs = qsenti::test::run_qsenti("train --model_type lora --model_size 4B --batch_size=0", true);
+  EXPECT_EQ(ours.exit_code, 2) << ours.output;
+  EXPECT_EQ(theirs.exit_code, 2) << theirs.output;
+  EXPECT_NE(theirs.output.find("--batch-size"), std::string::npos) << theirs.output;  // the same check answered
+  EXPECT_EQ(theirs.output.find("not expected"), std::string::npos) << theirs.output;
+  auto help = qsenti::test::run_qsenti("--help");
+  EXPECT_NE(help.output.find("--model_type = --method"), std::string::npos) << help.output;
+  auto pred = qsenti::test::run_qsenti("predict --load_all --text x --run /nonexistent", true);
+  EXPECT_EQ(pred.output.find("not expected"), std::string::npos) << pred.output;
+}

@@ -123,6 +123,21 @@ TEST_F(DistTrain, TwoWorkersEqualOneProcessWithTheGlobalBatchMethodB) {
   expect_equivalent("--method lora --lora-r 4 --lora-alpha 8", "adapter/adapter_model.safetensors", 40);
 }
 
+TEST_F(DistTrain, TwoWorkersEqualOneProcessWithClassWeights) {
+  // Unbalanced: every positive row, one negative in three. The weighted
+  // cross-entropy is a weighted mean, so each worker's share is its summed
+  // class weight, not its row count.
+  std::ifstream in(data);
+  std::ofstream out(tmp / "unbalanced.tsv");
+  int neg = 0;
+  for (std::string line; std::getline(in, line);)
+    if (line.find("\tpositive") != std::string::npos || neg++ % 3 == 0) out << line << "\n";
+  out.close();
+  data = tmp / "unbalanced.tsv";
+  expect_equivalent("--method classifier --lora-r 4 --lora-alpha 8 --class-weights auto",
+                    "adapter/adapter_model.safetensors");
+}
+
 TEST_F(DistTrain, MethodARefusesSeveralWorkers) {
   auto r = test::run_qsenti("train --method embedding --model " + test::fixture("refs/tiny-qwen3") + " --train " +
                                 data + " --nproc-per-node 2 --out " + (tmp / "a"),

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "model/losses.h"
 #include "train/metrics.h"
 #include "util/error.h"
 
@@ -198,4 +199,13 @@ TEST(Metrics, ReportAlignsWideCharacters) {
   EXPECT_NE(r.find("\n        负面    1.0000    1.0000    1.0000         1\n"), std::string::npos)
       << r;
   EXPECT_NE(r.find("\n        负面  正面\n  负面     1     0\n"), std::string::npos) << r;
+}
+
+TEST(ClassWeights, BalancedIsCountInverse) {
+  // 6 of class 0, 2 of class 1, none of class 2: n / (k x count).
+  torch::Tensor w = qsenti::balanced_class_weights({0, 0, 0, 0, 0, 0, 1, 1}, 3);
+  ASSERT_EQ(w.numel(), 3);
+  EXPECT_NEAR(w[0].item<float>(), 8.0 / (3 * 6), 1e-6);
+  EXPECT_NEAR(w[1].item<float>(), 8.0 / (3 * 2), 1e-6);
+  EXPECT_EQ(w[2].item<float>(), 0.f);
 }

@@ -327,3 +327,43 @@ TEST(TrainerLoop, HistoryLossIsTheSameWithAndWithoutProgress) {
 
 }  // namespace
 }  // namespace qsenti
+
+namespace qsenti {
+// --patience: validations that score worse than the best, N in a row, end
+// the run there (the best weights kept), and say so in the result.
+class PlateauTask : public ToyTask {
+ public:
+  Metrics validate() override {
+    ++validations;
+    Metrics m;
+    m.n = 1;
+    m.accuracy = validations == 2 ? 0.9 : 0.5;  // the best is the second validation
+    return m;
+  }
+};
+
+TEST(TrainerLoop, PatienceStopsAfterNValidationsWithoutABetterScore) {
+  qsenti::test::TempDir dir;
+  PlateauTask t;
+  TrainerConfig c = toy_config(dir.path());
+  c.grad_accum = 1;
+  c.eval_every = 1;
+  c.save_every = 0;
+  c.patience = 2;
+  TrainResult r = Trainer(t, c).run();
+  EXPECT_EQ(r.status, TrainResult::Status::kEarlyStopped);
+  EXPECT_EQ(r.best_step, 2);
+  EXPECT_EQ(r.steps, 4);           // validations at steps 1..4: best at 2, then 2 worse
+  EXPECT_EQ(t.validations, 4);
+  EXPECT_EQ(r.to_json()["status"], "early_stopped");
+
+  qsenti::test::TempDir dir2;
+  PlateauTask t2;
+  c.run_dir = dir2.path();
+  c.patience = 0;  // off: every epoch runs
+  TrainResult all = Trainer(t2, c).run();
+  EXPECT_EQ(all.status, TrainResult::Status::kCompleted);
+  EXPECT_GT(all.steps, 4);
+}
+
+}  // namespace qsenti

@@ -43,6 +43,7 @@ const std::vector<MethodOnly>& method_only_options() {
       {"--rslora", {"lora", "classifier"}},
       {"--lora-targets", {"lora", "classifier"}},
       {"--full", {"classifier"}},
+      {"--class-weights", {"embedding", "classifier"}},
       {"--template", {"lora"}},
       {"--label-words", {"lora"}},
       {"--head", {"embedding"}},
@@ -151,6 +152,14 @@ void add_train_command(CLI::App& app) {
                 "B/C: keep checkpoints/ (the optimizer state, 2x the trained weights) when the run finishes");
   cmd->add_option("--resume", o->resume, "continue an interrupted run from its folder (alone: its options are saved there)");
   cmd->add_flag("--overwrite", *overwrite, "replace an existing run or model in --out instead of refusing");
+  cmd->add_option("--patience", o->patience,
+                  "stop after N validations (A: epochs) without a better score, keeping the best (0 = never)")
+      ->check(non_negative())
+      ->capture_default_str();
+  cmd->add_option("--class-weights", o->class_weights,
+                  "A and C: auto weights each class by n / (classes x its count), for unbalanced data; none")
+      ->check(CLI::IsMember({"none", "auto"}))
+      ->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps, "stop after N optimizer steps (0 = run all epochs)")
       ->check(non_negative())
       ->capture_default_str();

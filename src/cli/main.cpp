@@ -2,9 +2,12 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/original_flags.h"
 #include "cli/model_source.h"
 #include "methods/model_resolver.h"
 #include "util/error.h"
@@ -12,6 +15,13 @@
 
 int main(int argc, char** argv) {
   qsenti::init_runtime();
+  // The original scripts' flag spellings become ours before anything parses.
+  std::vector<std::string> args{argv, argv + argc};
+  args = qsenti::cli::translate_original_flags(args);
+  std::vector<char*> translated;
+  for (auto& a : args) translated.push_back(a.data());
+  translated.push_back(nullptr);
+  argv = translated.data();
   qsenti::cli::set_command_line(argc, argv);
   // A base model named by repo id (a peft adapter's recorded base) comes from
   // the Hub or ModelScope cache, downloaded when missing: the CLI's policy.
@@ -26,7 +36,8 @@ int main(int argc, char** argv) {
       "  qsenti train --method embedding --model-size 0.6B --train data/weibo2018/train.tsv\n"
       "  qsenti predict --method embedding --model-size 0.6B --text \"今天天气真好\"\n"
       "`qsenti <command> --help` explains each command. Exit codes: 0 success, 1 failure,\n"
-      "2 bad command line, 3 bad input (data, model or run folder), 130 interrupted.");
+      "2 bad command line, 3 bad input (data, model or run folder), 130 interrupted.\n"
+      "The original Python scripts' spellings work too: " + qsenti::cli::original_flags_help() + ".");
   app.set_version_flag("--version", std::string(QSENTI_VERSION));
   qsenti::cli::add_info_command(app);
   qsenti::cli::add_init_command(app);

@@ -22,6 +22,7 @@
 #include "dist/process_group.h"
 #include "methods/trainer_method.h"
 #include "model/loading.h"
+#include "model/losses.h"
 #include "model/peft_adapter.h"
 #include "text/batch.h"
 #include "train/train_options.h"
@@ -72,6 +73,16 @@ class SeqClsTask : public TrainingTask {
         label_names_(std::move(label_names)),
         eval_batch_(eval_batch) {}
 
+  // --class-weights auto: a weighted cross-entropy (a weighted mean, as
+  // PyTorch's: the distributed share is then the examples' summed weight).
+  void set_class_weights(torch::Tensor w) { class_weights_ = std::move(w); }
+  double loss_weight(const std::vector<size_t>& indices) override {
+    if (!class_weights_.defined()) return static_cast<double>(indices.size());
+    double s = 0;
+    for (size_t i : indices) s += class_weights_[train_labels_[i]].item<double>();
+    return s;
+  }
+
   std::vector<TrainableParameter> trainable_parameters() override {
     return seqcls_trainable_parameters(model_, full_);
   }
@@ -93,8 +104,13 @@ class SeqClsTask : public TrainingTask {
     auto [input_ids, mask] = encoding_.pad(seqs);
     torch::Tensor logits =
         seqcls_logits(model_, input_ids, mask, encoding_.pool_index(input_ids, mask), checkpoint_layers_);
-    return {torch::nn::functional::cross_entropy(logits, to_device(torch::tensor(labels, torch::kInt64), logits.device())),
-            tokens};
+    torch::Tensor target = to_device(torch::tensor(labels, torch::kInt64), logits.device());
+    if (class_weights_.defined())
+      return {torch::nn::functional::cross_entropy(
+                  logits.to(torch::kFloat32), target,
+                  torch::nn::functional::CrossEntropyFuncOptions().weight(class_weights_.to(logits.device()))),
+              tokens};
+    return {torch::nn::functional::cross_entropy(logits, target), tokens};
   }
   bool has_validation() const override { return !valid_ids_.empty(); }
   Metrics validate() override { return evaluate(valid_ids_, valid_labels_); }
@@ -134,6 +150,7 @@ class SeqClsTask : public TrainingTask {
   std::vector<int64_t> valid_labels_;
   std::vector<std::string> label_names_;
   int64_t eval_batch_;
+  torch::Tensor class_weights_;  // undefined: plain cross-entropy
 };
 
 void write_full_model_folder(Qwen3& model, const std::string& dir, const std::vector<std::string>& labels,
@@ -202,6 +219,16 @@ std::string train_classifier_method(const TrainOptions& given) {
   Qwen3 model = build_seqcls_model(o, static_cast<int64_t>(label_names.size()));
   SeqClsTask task(model, enc, o.full, o.grad_checkpointing, std::move(train_ids), data.train.labels, std::move(valid_ids),
                   data.valid.labels, label_names, std::max<int64_t>(16, o.batch_size));
+  if (o.class_weights == "auto") {
+    torch::Tensor w = balanced_class_weights(data.train.labels, static_cast<int64_t>(label_names.size()));
+    task.set_class_weights(w);
+    if (!o.quiet) {
+      std::cerr << "class weights (auto):";
+      for (size_t c = 0; c < label_names.size(); ++c)
+        std::cerr << " " << label_names[c] << " " << w[static_cast<int64_t>(c)].item<float>();
+      std::cerr << "\n";
+    }
+  }
   RunManifest m = train_and_describe(task, o, run_dir, "classifier", label_names);
   if (!dist::is_main_process()) return run_dir;  // rank 0 tests and writes the run
   if (!data.test.texts.empty()) {

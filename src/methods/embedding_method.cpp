@@ -20,6 +20,7 @@
 #include "methods/embedding_cache.h"
 #include "methods/embedding_head.h"
 #include "model/config.h"
+#include "model/losses.h"
 #include "train/training_data.h"
 #include "train/metrics.h"
 #include "train/train_options.h"
@@ -146,7 +147,15 @@ std::string train_embedding_method(const TrainOptions& o) {
   std::iota(order.begin(), order.end(), int64_t{0});
 
   std::optional<Metrics> best;
-  int64_t best_epoch = 0, steps = 0;
+  int64_t best_epoch = 0, steps = 0, epochs_since_best = 0;
+  // --class-weights auto: a weighted cross-entropy for unbalanced data.
+  auto ce = torch::nn::functional::CrossEntropyFuncOptions();
+  if (o.class_weights == "auto") {
+    ce.weight(balanced_class_weights(train.labels, static_cast<int64_t>(names.size())));
+    log << "class weights (auto):";
+    for (size_t c = 0; c < names.size(); ++c) log << " " << names[c] << " " << ce.weight()[static_cast<int64_t>(c)].item<float>();
+    log << "\n";
+  }
   std::vector<torch::Tensor> best_state;
   auto snapshot = [&] {
     best_state.clear();
@@ -164,7 +173,7 @@ std::string train_embedding_method(const TrainOptions& o) {
       const int64_t n = std::min(batch_size, ntr - b);
       torch::Tensor idx = torch::from_blob(order.data() + b, {n}, torch::kInt64);
       torch::Tensor logits = head->forward(Xtr.index_select(0, idx));
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, Ytr.index_select(0, idx));
+      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, Ytr.index_select(0, idx), ce);
       opt.zero_grad();
       loss.backward();
       opt.step();
@@ -178,6 +187,7 @@ std::string train_embedding_method(const TrainOptions& o) {
       const bool improved = !best || better(m, *best);
       log << "  valid acc " << fixed(m.accuracy) << "  weighted F1 " << fixed(m.weighted_f1) << "  macro F1 "
                 << fixed(m.macro_f1) << "  loss " << fixed(m.log_loss) << (improved ? "  (best)" : "");
+      epochs_since_best = improved ? 0 : epochs_since_best + 1;
       if (improved) {
         best = m;
         best_epoch = epoch;
@@ -189,6 +199,11 @@ std::string train_embedding_method(const TrainOptions& o) {
     }
     log << std::endl;
     if (o.max_steps > 0 && steps >= o.max_steps) break;
+    if (o.patience > 0 && epochs_since_best >= o.patience && epoch < epochs) {
+      log << "early stop: " << epochs_since_best << " epochs without a better validation (--patience " << o.patience
+          << ")\n";
+      break;
+    }
   }
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   {
@@ -210,7 +225,8 @@ std::string train_embedding_method(const TrainOptions& o) {
   m.hyperparameters = {{"epochs", epochs},       {"batch_size", batch_size},     {"lr", lr},
                        {"optimizer", "AdamW"},   {"weight_decay", o.weight_decay}, {"seed", o.seed},
                        {"best_epoch", best_epoch}, {"valid", valid_source},       {"train_examples", ntr},
-                       {"selection", "best validation weighted F1"}};
+                       {"selection", "best validation weighted F1"},
+                       {"patience", o.patience},           {"class_weights", o.class_weights}};
   if (o.max_steps > 0) m.hyperparameters["max_steps"] = o.max_steps;
   m.extra = {{"head", o.head},
              {"head_file", kHeadFile},

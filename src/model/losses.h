@@ -14,4 +14,9 @@ torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& l
 // -log p(next token) for each position t < T-1 of one sequence: [T, V] → [T-1].
 torch::Tensor per_token_nll(const torch::Tensor& logits, const torch::Tensor& ids);
 
+// "Balanced" class weights for unbalanced data (--class-weights auto):
+// n / (classes x count of the class), as scikit-learn's; 0 for a class with
+// no example. float32 [num_classes].
+torch::Tensor balanced_class_weights(const std::vector<int64_t>& labels, int64_t num_classes);
+
 }  // namespace qsenti

@@ -61,6 +61,8 @@ nlohmann::json train_options_to_json(const TrainOptions& o) {
           {"max_steps", o.max_steps},
           {"keep_checkpoints", o.keep_checkpoints},
           {"save_total_limit", o.save_total_limit},
+          {"patience", o.patience},
+          {"class_weights", o.class_weights},
           {"full", o.full},
           {"lora_r", o.lora_r},
           {"lora_alpha", o.lora_alpha},
@@ -120,6 +122,8 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
     read_field(j, "max_steps", o.max_steps);
     read_field(j, "keep_checkpoints", o.keep_checkpoints);
     read_field(j, "save_total_limit", o.save_total_limit);
+    read_field(j, "patience", o.patience);
+    read_field(j, "class_weights", o.class_weights);
     read_field(j, "full", o.full);
     read_field(j, "lora_r", o.lora_r);
     read_field(j, "lora_alpha", o.lora_alpha);

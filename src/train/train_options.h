@@ -41,6 +41,8 @@ struct TrainOptions {
   int64_t max_steps = 0;    // stop after this many optimizer steps (0 = epochs decide)
   bool keep_checkpoints = false;  // keep checkpoints/ (optimizer state) after a finished run
   int64_t save_total_limit = 1;   // checkpoints kept while training (the newest)
+  int64_t patience = 0;           // stop after N validations without a better score (0 = never)
+  std::string class_weights = "none";  // A and C: none | auto (n / (classes x count) per class)
 
   // Method A (embedding + head).
   std::string head = "mlp";  // mlp | logreg

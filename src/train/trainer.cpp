@@ -92,6 +92,7 @@ TrainerConfig TrainerConfig::from_options(const TrainOptions& o, const std::stri
   c.eval_every = o.eval_every;
   c.save_every = o.save_every;
   c.save_total_limit = std::max<int64_t>(1, o.save_total_limit);
+  c.patience = o.patience;
   c.max_steps = o.max_steps;
   c.resume = !o.resume.empty();
   c.quiet = o.quiet;
@@ -117,12 +118,13 @@ nlohmann::json TrainerConfig::to_json() const {
           {"eval_every", eval_every},
           {"save_every", save_every},
           {"save_total_limit", save_total_limit},
+          {"patience", patience},
           {"max_steps", max_steps},
           {"select_metric", select_metric}};
 }
 
 nlohmann::json TrainResult::to_json() const {
-  return {{"status", status == Status::kCompleted ? "completed" : "max_steps"},
+  return {{"status", status == Status::kCompleted ? "completed" : status == Status::kMaxSteps ? "max_steps" : "early_stopped"},
           {"steps", steps},
           {"epochs_completed", epochs_completed},
           {"best_step", best_step},
@@ -155,6 +157,8 @@ struct Trainer::Impl {
   int64_t best_step = 0;
   nlohmann::json best_metrics, last_metrics;
   int64_t last_eval_step = -1;
+  int64_t evals_since_best = 0;  // validations without a better score (--patience)
+  bool patience_exhausted() const { return cfg.patience > 0 && evals_since_best >= cfg.patience; }
   // Several processes (dist::world()): rank 0 writes every file; each rank
   // computes its slice of each global batch of world x batch_size examples.
   dist::ProcessGroup* pg = nullptr;
@@ -207,6 +211,7 @@ struct Trainer::Impl {
                         {"best_metrics", best_metrics},
                         {"last_metrics", last_metrics},
                         {"last_eval_step", last_eval_step},
+                        {"evals_since_best", evals_since_best},
                         {"num_examples", lengths.size()},
                         {"world_size", world},
                         {"global_batch_size", cfg.batch_size * world},
@@ -257,6 +262,7 @@ struct Trainer::Impl {
     best_metrics = s.at("best_metrics");
     last_metrics = s.at("last_metrics");
     last_eval_step = s.at("last_eval_step");
+    evals_since_best = s.value("evals_since_best", int64_t{0});
     set_cpu_rng_state(s.at("rng"));
     if (!cfg.device.is_cpu() && s.contains("device_rng")) set_rng_state(cfg.device, s.at("device_rng"));
     trim_history(step);
@@ -293,6 +299,7 @@ struct Trainer::Impl {
     last_eval_step = step;
     append_history({{"type", "valid"}, {"step", step}, {"epoch", epoch + 1}, {"metrics", last_metrics}});
     const bool improved = !have_best || score > best_score;
+    evals_since_best = improved ? 0 : evals_since_best + 1;
     if (improved) {
       have_best = true;
       best_score = score;
@@ -308,6 +315,9 @@ struct Trainer::Impl {
                 << fmt(m.macro_f1) << ", balanced accuracy " << fmt(m.balanced_accuracy)
                 << (improved ? " (best so far)" : "  (best " + fmt(best_score) + " at step " + std::to_string(best_step) + ")")
                 << "\n";
+    if (!cfg.quiet && patience_exhausted())
+      std::cerr << "early stop: " << evals_since_best << " validations without a better " << cfg.select_metric
+                << " (--patience " << cfg.patience << "); keeping step " << best_step << "\n";
   }
 };
 
@@ -583,6 +593,10 @@ TrainResult Trainer::run() {
       }
       // One process also answers a signal that came during this step's end.
       if (!I.pg) stop_requested = stop_requested || interrupt_requested();
+      if (I.patience_exhausted()) {
+        if (!saved) I.checkpoint();
+        return finish(TrainResult::Status::kEarlyStopped);
+      }
       if (stop_requested) {
         if (!saved) I.checkpoint();
         if (!cfg.quiet && terminal) std::cerr << "\n";
@@ -598,6 +612,7 @@ TrainResult Trainer::run() {
     if (!cfg.quiet && terminal) std::cerr << "\n";
     I.validate();
     I.checkpoint();
+    if (I.patience_exhausted() && I.epoch < cfg.epochs) return finish(TrainResult::Status::kEarlyStopped);
   }
   return finish(TrainResult::Status::kCompleted);
 }

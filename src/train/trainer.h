@@ -96,6 +96,7 @@ struct TrainerConfig {
   int64_t eval_every = 0;       // steps; 0 = at the end of each epoch only
   int64_t save_every = 0;       // steps; 0 = at each validation (and end of epoch)
   int64_t save_total_limit = 1; // checkpoints kept (the newest); each holds the optimizer state
+  int64_t patience = 0;         // early stopping: after this many validations without a better score
   int64_t max_steps = 0;        // stop after this many optimizer steps (0 = all epochs);
                                 // the schedule still spans max_steps when set
   std::string select_metric = "accuracy";  // accuracy | macro_f1 | balanced_accuracy
@@ -113,7 +114,7 @@ struct TrainerConfig {
 };
 
 struct TrainResult {
-  enum class Status { kCompleted, kMaxSteps } status = Status::kCompleted;
+  enum class Status { kCompleted, kMaxSteps, kEarlyStopped } status = Status::kCompleted;
   int64_t steps = 0;             // optimizer steps done (including those before a resume)
   int64_t epochs_completed = 0;
   nlohmann::json best_metrics;   // to_json(Metrics) of the best validation; null without validation
