@@ -27,7 +27,7 @@
 #include "text/tokenizer.h"
 #include "util/assets.h"
 #include "util/runtime.h"
-#include "train/batching.h"
+#include "text/length_batching.h"
 
 namespace fs = std::filesystem;
 

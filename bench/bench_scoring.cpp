@@ -19,7 +19,7 @@
 #include "model/generation.h"
 #include "model/loading.h"
 #include "text/prompt_template.h"
-#include "train/batching.h"
+#include "text/length_batching.h"
 #include "util/runtime.h"
 
 using namespace qsenti;

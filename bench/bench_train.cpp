@@ -29,7 +29,7 @@
 #include "methods/seqcls_model.h"
 #include "model/loading.h"
 #include "text/batch.h"
-#include "train/batching.h"
+#include "text/length_batching.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
 #include "util/assets.h"

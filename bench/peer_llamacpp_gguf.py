@@ -36,9 +36,10 @@ def timed(cmd):
     return time.monotonic() - t0
 
 
-def qsenti_rate(q, run, texts, dtype, threads, tmp):
+def qsenti_rate(q, run, texts, dtype, threads, tmp, rate=True):
     """texts/s in steady state: the time of 2N texts less the time of N (the
-    model load cancels), and the probabilities of the N texts."""
+    model load cancels), and the probabilities of the N texts. rate=False:
+    the probabilities only (texts/s None)."""
     def job(ts, name):
         f = os.path.join(tmp, name + ".txt")
         with open(f, "w", encoding="utf-8") as out:
@@ -49,6 +50,8 @@ def qsenti_rate(q, run, texts, dtype, threads, tmp):
         return s, [list(json.loads(l)["probabilities"].values()) for l in open(o, encoding="utf-8")]
 
     once, probs = job(texts, "once")
+    if not rate:
+        return None, probs
     twice, _ = job(texts + texts, "twice")
     return len(texts) / max(twice - once, 1e-9), probs
 
@@ -80,6 +83,9 @@ def main():
     p.add_argument("--texts", type=int, default=200)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--types", default="bf16,q8_0")
+    p.add_argument("--qsenti-dtype", default="", help="qsenti's side: fp32 or bf16 (default: fp32 for f32, else bf16)")
+    p.add_argument("--agreement-only", action="store_true",
+                   help="no texts/s: one qsenti pass (for label agreement on many texts)")
     a = p.parse_args()
     source = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     texts = weibo_texts(source, a.texts)
@@ -90,16 +96,23 @@ def main():
             subprocess.run([a.qsenti, "export", "--run", a.run, "--format", "gguf", "--type", ty, "--out", g],
                            check=True, stdout=subprocess.DEVNULL)
             l_tps, l_probs, l_load = llama_rate(g, texts, a.threads)
-            dtype = "fp32" if ty == "f32" else "bf16"
-            q_tps, q_probs = qsenti_rate(a.qsenti, a.run, texts, dtype, a.threads, tmp)
+            dtype = a.qsenti_dtype or ("fp32" if ty == "f32" else "bf16")
+            q_tps, q_probs = qsenti_rate(a.qsenti, a.run, texts, dtype, a.threads, tmp, rate=not a.agreement_only)
             k = len(q_probs[0])
             argmax = lambda r: max(range(k), key=lambda j: r[j])
             agree = sum(argmax(x[:k]) == argmax(y) for x, y in zip(l_probs, q_probs)) / len(texts)
             worst = max(abs(x[j] - y[j]) for x, y in zip(l_probs, q_probs) for j in range(k))
+            # How far from a tie qsenti's answers are: agreement means little
+            # where every text sits near 1/k.
+            top = sorted(max(y) for y in q_probs)
             r = {"gguf_type": ty, "qsenti_dtype": dtype, "texts": len(texts), "threads": a.threads,
-                 "llama_cpp_texts_per_s": round(l_tps, 2), "qsenti_texts_per_s": round(q_tps, 2),
-                 "qsenti_over_llama_cpp": round(q_tps / l_tps, 3), "label_agreement": round(agree, 4),
+                 "llama_cpp_texts_per_s": round(l_tps, 2),
+                 "qsenti_texts_per_s": round(q_tps, 2) if q_tps else None,
+                 "qsenti_over_llama_cpp": round(q_tps / l_tps, 3) if q_tps else None,
+                 "label_agreement": round(agree, 4), "labels_differ": round((1 - agree) * len(texts)),
                  "max_abs_probability_diff": float(f"{worst:.3g}"),
+                 "qsenti_top_probability_median": round(top[len(top) // 2], 4),
+                 "texts_within_0.05_of_a_tie": sum(t < 1 / k + 0.05 for t in top),
                  "llama_cpp_load_s": round(l_load, 2)}
             print(json.dumps(r), flush=True)
             results.append(r)

@@ -11,7 +11,7 @@
 #   --replay   no fuzzing: run each committed seed once (a quick check that
 #              the parsers still take their corpus and known crashers cleanly),
 #              then a subset of the unit suite built with the same sanitizers
-#              (sanitized_unit_tests) when QSENTI_SANITIZED_UNITS=1
+#              (sanitized_unit_tests; QSENTI_SANITIZED_UNITS=0 leaves it out)
 #
 # Each target fuzzes a fresh copy of fuzz/corpus/<target>/ in
 # build-fuzz/run/<target>/ (the committed corpus is never written to). One
@@ -129,10 +129,11 @@ for t in "${TARGETS[@]}"; do
   fi
 done
 # ---- the unit subset under the same sanitizers (fuzz/CMakeLists.txt)
-if ((REPLAY)) && [ "${QSENTI_SANITIZED_UNITS:-0}" = 1 ]; then  # not yet verified in CI: opt in
+if ((REPLAY)) && [ "${QSENTI_SANITIZED_UNITS:-1}" = 1 ]; then
   if locked cmake --build "$BUILD" -j "${JOBS:-$(nproc)}" --target sanitized_unit_tests >"$BUILD/unit-build.log" 2>&1; then
     log=$BUILD/unit-tests.log
-    if locked "$BUILD/sanitized_unit_tests" >"$log" 2>&1; then
+    # Cli.* run the qsenti binary, which this build does not make.
+    if locked "$BUILD/sanitized_unit_tests" --gtest_filter='-Cli.*' >"$log" 2>&1; then
       echo "sanitized unit tests: $(grep -E '^\[  PASSED  \]' "$log" | sed 's/\[  PASSED  \] //'), OK"
     else
       failed=1

@@ -11,6 +11,7 @@
 
 #include "io/safetensors.h"
 #include "methods/classifier.h"
+#include "methods/method.h"
 #include "methods/seqcls_model.h"
 #include "model/config.h"
 #include "model/loading.h"

@@ -17,7 +17,7 @@
 #include "model/loading.h"
 #include "test_util.h"
 #include "util/error.h"
-#include "train/batching.h"
+#include "text/length_batching.h"
 
 namespace fs = std::filesystem;
 
@@ -308,7 +308,7 @@ TEST(EmbeddingMethod, EndToEndTrainEvalAndSecondRunFromCache) {
   auto first = test::run_qsenti(common + " --out " + dir / "run1", true);
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("embedding cache: 0/"), std::string::npos) << first.output;
-  EXPECT_NE(first.output.find("epoch 3/3"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("validation at step"), std::string::npos) << first.output;  // the shared Trainer's
   EXPECT_NE(first.output.find("validation ("), std::string::npos) << first.output;
 
   const RunManifest m = RunManifest::load(dir / "run1");
@@ -322,6 +322,9 @@ TEST(EmbeddingMethod, EndToEndTrainEvalAndSecondRunFromCache) {
   EXPECT_EQ(m.extra.at("max_length"), 256);
   EXPECT_EQ(m.hyperparameters.at("batch_size"), 32);  // the 0.6B default for an unknown size
   EXPECT_EQ(m.hyperparameters.at("epochs"), 3);
+  EXPECT_EQ(m.metrics.at("training").at("epochs_completed"), 3);
+  EXPECT_TRUE(fs::exists(dir / "run1/history.jsonl"));  // curves for `qsenti report`, as B and C
+  EXPECT_FALSE(fs::exists(dir / "run1/checkpoints"));    // resume state dropped at the end
   EXPECT_EQ(m.metrics.at("valid").at("n"), 60);  // stratified 10% of 600
   EXPECT_TRUE(fs::exists(dir / "run1/head.safetensors"));
 
@@ -377,6 +380,28 @@ TEST(EmbeddingMethod, EndToEndTrainEvalAndSecondRunFromCache) {
   torch::Tensor p = clf->predict_proba(std::vector<std::string>(d.texts.begin(), d.texts.begin() + 5));
   ASSERT_EQ(p.sizes(), (std::vector<int64_t>{5, 2}));
   EXPECT_LE(max_abs_diff(p.sum(1), torch::ones({5})), 1e-5);
+}
+
+// Method A on the shared Trainer: an interrupted head training continues
+// with `--resume RUN` alone and ends with the same head, bit for bit.
+TEST(EmbeddingMethod, InterruptedHeadTrainingResumesToTheSameHead) {
+  test::TempDir dir;
+  const std::string data = weibo_subset(dir, 300);
+  const std::string common = "train --method embedding --model " + fixture("refs/tiny-qwen3") + " --train " + data +
+                             " --epochs 2 --batch-size 16 --seed 3 --threads 1 --quiet --cache-dir " + dir / "cache";
+  auto a = test::run_qsenti(common + " --out " + dir / "a", true);
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  ::setenv("QSENTI_TEST_INTERRUPT_AFTER_STEP", "7", 1);
+  auto b = test::run_qsenti(common + " --out " + dir / "b", true);
+  ::unsetenv("QSENTI_TEST_INTERRUPT_AFTER_STEP");
+  ASSERT_EQ(b.exit_code, 130) << b.output;
+  EXPECT_FALSE(fs::exists(dir / "b/head.safetensors"));
+  auto r = test::run_qsenti("train --resume " + dir / "b" + " --threads 1 --quiet", true);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  SafetensorsFile fa(dir / "a/head.safetensors"), fb(dir / "b/head.safetensors");
+  ASSERT_EQ(fa.entries().size(), fb.entries().size());
+  for (const auto& [name, e] : fa.entries()) EXPECT_TRUE(torch::equal(fa.tensor(name), fb.tensor(name))) << name;
+  EXPECT_EQ(RunManifest::load(dir / "a").metrics["valid"], RunManifest::load(dir / "b").metrics["valid"]);
 }
 
 }  // namespace

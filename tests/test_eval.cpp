@@ -8,6 +8,7 @@
 
 #include "io/dataset.h"
 #include "methods/classifier.h"
+#include "methods/method.h"
 #include "model/loading.h"
 #include "train/metrics.h"
 #include "train/train_options.h"

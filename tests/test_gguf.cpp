@@ -266,6 +266,7 @@ TEST(GgufExport, TinyModelFolderAsLlamaCppQwen3) {
   EXPECT_EQ(f.at("tokenizer.ggml.bos_token_id").value, 151643);
   EXPECT_EQ(f.at("tokenizer.ggml.padding_token_id").value, 151643);
   EXPECT_EQ(f.at("tokenizer.ggml.add_bos_token").value, false);
+  EXPECT_FALSE(f.has("tokenizer.ggml.add_eos_token"));  // a causal LM: the tokenizer config says nothing
   EXPECT_TRUE(f.has("tokenizer.chat_template"));
 
   // Tied embeddings: no `output`; 2 layers x 11 + embeddings + final norm.
@@ -348,6 +349,10 @@ TEST(GgufExport, MethodARunWritesTheModelAndItsHeadBeside) {
   EXPECT_EQ(f.at("qsenti.method").value, "embedding");
   EXPECT_EQ(f.at("qsenti.labels").value, nlohmann::json({"negative", "positive"}));
   EXPECT_EQ(f.find_tensor("cls.output.weight"), nullptr);
+  // llama.cpp appends its EOS when add_eos_token is set: the <|endoftext|>
+  // the embedder pools, so llama.cpp pools the same token.
+  EXPECT_EQ(f.at("tokenizer.ggml.eos_token_id").value, 151643);
+  EXPECT_EQ(f.at("tokenizer.ggml.add_eos_token").value, true);
   SafetensorsFile head(tmp / "a.head.safetensors"), orig(tmp / "run/head.safetensors");
   EXPECT_EQ(head.entries().size(), orig.entries().size());
   EXPECT_TRUE(torch::equal(head.tensor("0.weight"), orig.tensor("0.weight")));

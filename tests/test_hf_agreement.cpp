@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "methods/classifier.h"
+#include "methods/method.h"
 #include "methods/seqcls_model.h"
 #include "model/config.h"
 #include "model/loading.h"

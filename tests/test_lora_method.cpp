@@ -6,6 +6,7 @@
 #include "methods/label_scoring.h"
 #include "model/config.h"
 #include "methods/classifier.h"
+#include "methods/method.h"
 #include "text/prompt_template.h"
 #include "train/train_options.h"
 #include "util/error.h"

@@ -284,8 +284,10 @@ TEST(Ensemble, AveragesProbabilitiesAndRefusesDifferentLabels) {
     EXPECT_NEAR(p[i][1].item<double>(), mean, 1e-6);
     EXPECT_NEAR(p[i][0].item<double>(), 1 - mean, 1e-6);
   }
-  ASSERT_EQ(e.member_probabilities().size(), 3u);
-  EXPECT_NEAR(e.member_probabilities()[1][0][1].item<double>(), test::fake_positive_probability("好", -3.0), 1e-6);
+  const auto answers = e.member_probabilities({"好", "坏"});
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_NEAR(answers[1][0][1].item<double>(), test::fake_positive_probability("好", -3.0), 1e-6);
+  EXPECT_TRUE(torch::allclose(mean_probabilities(answers), p));
 
   std::vector<std::unique_ptr<TextClassifier>> mixed;
   mixed.push_back(fake(0));

@@ -10,7 +10,7 @@
 
 #include "io/dataset.h"
 #include "text/tokenizer.h"
-#include "train/batching.h"
+#include "text/length_batching.h"
 #include "train/checkpoint.h"
 #include "train/schedule.h"
 #include "train/trainer.h"

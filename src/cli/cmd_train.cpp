@@ -10,6 +10,7 @@
 #include "dist/launcher.h"
 #include "dist/process_group.h"
 #include "cli/size_prompt.h"
+#include "methods/method.h"
 #include "train/train_options.h"
 #include "util/error.h"
 #include "util/interrupt.h"
@@ -19,39 +20,22 @@ namespace qsenti::cli {
 
 namespace {
 
-// Options only some methods read. Given to another method they would be
-// silently ignored, so they are refused (exit 2) before anything loads.
-struct MethodOnly {
-  const char* option;
-  std::vector<std::string> methods;
-};
-const std::vector<MethodOnly>& method_only_options() {
-  static const std::vector<MethodOnly> table{
-      {"--resume", {"lora", "classifier"}},
-      {"--schedule", {"lora", "classifier"}},
-      {"--warmup-ratio", {"lora", "classifier"}},
-      {"--grad-accum", {"lora", "classifier"}},
-      {"--max-grad-norm", {"lora", "classifier"}},
-      {"--grad-checkpointing", {"lora", "classifier"}},
-      {"--eval-every", {"lora", "classifier"}},
-      {"--save-every", {"lora", "classifier"}},
-      {"--keep-checkpoints", {"lora", "classifier"}},
-      {"--save-total-limit", {"lora", "classifier"}},
-      {"--lora-r", {"lora", "classifier"}},
-      {"--lora-alpha", {"lora", "classifier"}},
-      {"--lora-dropout", {"lora", "classifier"}},
-      {"--rslora", {"lora", "classifier"}},
-      {"--lora-targets", {"lora", "classifier"}},
-      {"--full", {"classifier"}},
-      {"--class-weights", {"embedding", "classifier"}},
-      {"--template", {"lora"}},
-      {"--label-words", {"lora"}},
-      {"--head", {"embedding"}},
-      {"--instruction", {"embedding"}},
-      {"--cache-dir", {"embedding"}},
-      {"--no-cache", {"embedding"}},
-  };
-  return table;
+// Options only some methods read (methods/method.h). Given to another method
+// they would be silently ignored, so they are refused (exit 2) before
+// anything loads.
+void refuse_options_of_other_methods(const CLI::App& cmd, const Method& method) {
+  for (const Method* other : all_methods())
+    for (const std::string& option : other->options) {
+      if (cmd.count(option) == 0) continue;
+      if (std::find(method.options.begin(), method.options.end(), option) != method.options.end()) continue;
+      std::string which;
+      for (const Method* m : all_methods())
+        if (std::find(m->options.begin(), m->options.end(), option) != m->options.end())
+          which += (which.empty() ? "" : " and ") + m->name;
+      std::string why = option + " is not used by method " + method.name + " (only by " + which + ")";
+      if (option == "--resume" && !method.no_resume.empty()) why += "; " + method.no_resume;
+      throw Error(why, ExitCode::kUsage);
+    }
 }
 
 // --method (or, with --resume alone, the method the run folder records) and
@@ -59,21 +43,11 @@ const std::vector<MethodOnly>& method_only_options() {
 void check_train_command_line(const CLI::App& cmd, TrainOptions& o) {
   if (o.method.empty()) {
     if (o.resume.empty())
-      throw Error("--method is required (embedding, lora or classifier), or --resume RUN to continue a run",
-                  ExitCode::kUsage);
+      throw Error("--method is required (" + method_names() + "), or --resume RUN to continue a run", ExitCode::kUsage);
     o.method = saved_train_options(o.resume).method;
   }
   if (o.resume.empty() && o.train_path.empty()) throw Error("--train is required", ExitCode::kUsage);
-  for (const auto& m : method_only_options()) {
-    if (cmd.count(m.option) == 0) continue;
-    if (std::find(m.methods.begin(), m.methods.end(), o.method) != m.methods.end()) continue;
-    std::string which;
-    for (const auto& n : m.methods) which += (which.empty() ? "" : " and ") + n;
-    std::string why = std::string(m.option) + " is not used by method " + o.method + " (only by " + which + ")";
-    if (o.method == "embedding" && std::string(m.option) == "--resume")
-      why += "; method A trains its head in seconds from cached vectors: run the same command again";
-    throw Error(why, ExitCode::kUsage);
-  }
+  refuse_options_of_other_methods(cmd, method_named(o.method, o.resume.empty() ? "--method" : o.resume));
 }
 
 // Threads for one of several workers on this host: OMP_NUM_THREADS when the
@@ -90,10 +64,13 @@ void add_train_command(CLI::App& app) {
   auto overwrite = std::make_shared<bool>(false);
   auto launch = std::make_shared<dist::LaunchOptions>();
   auto* cmd = app.add_subcommand("train", "Train a sentiment classifier (methods A embedding, B lora, C classifier)");
-  cmd->add_option("--method", o->method,
-                  "embedding: frozen Qwen3-Embedding + small head (A); lora: LoRA instruction tuning with label "
-                  "words (B); classifier: score head on Qwen3, LoRA or --full (C)")
-      ->check(CLI::IsMember({"embedding", "lora", "classifier"}));
+  std::string method_help;
+  std::vector<std::string> names;
+  for (const Method* m : all_methods()) {
+    method_help += (method_help.empty() ? "" : "; ") + m->name + ": " + m->summary + " (" + m->letter + ")";
+    names.push_back(m->name);
+  }
+  cmd->add_option("--method", o->method, method_help)->check(CLI::IsMember(names));
   cmd->add_option("--model", o->model, "base model folder (Hugging Face layout) or repo id (Qwen/Qwen3-0.6B: from the Hub cache, downloaded when missing; modelscope:Qwen/Qwen3-0.6B or QSENTI_MODEL_SOURCE=modelscope: from ModelScope); default models/Qwen3[-Embedding]-<size>, else that size's repo if cached");
   cmd->add_option("--model-size", o->model_size,
                   "0.6B, 4B or 8B: picks defaults (batch, lr, LoRA rank) and the conventional folders; asked for on "
@@ -225,10 +202,9 @@ void add_train_command(CLI::App& app) {
     const bool launcher = cmd->count("--nproc-per-node") > 0 || cmd->count("--nnodes") > 0;
     dist::DistEnv env = dist::DistEnv::from_environment();
     if (cmd->count("--dist-timeout")) env.timeout_s = launch->timeout_s;
-    if ((launcher || env.distributed()) && o->method == "embedding")
-      throw Error("method A (embedding) trains its small head in one process (seconds on cached vectors); run it "
-                  "without --nproc-per-node",
-                  ExitCode::kUsage);
+    const Method& method = method_named(o->method, "--method");
+    if ((launcher || env.distributed()) && !method.one_process_only.empty())
+      throw Error(method.one_process_only + "; run it without --nproc-per-node", ExitCode::kUsage);
     if (launcher) {
       if (env.distributed()) throw Error("--nproc-per-node inside a worker (WORLD_SIZE is set): use one launcher", ExitCode::kUsage);
       if (!dist::available()) throw Error("this build has no c10d: it trains in one process only", ExitCode::kUsage);
@@ -274,10 +250,7 @@ void add_train_command(CLI::App& app) {
                   << env.master_port << "\n";
       world = std::make_unique<dist::WorldScope>(dist::init_process_group(env, device));
     }
-    std::string run;
-    if (o->method == "embedding") run = train_embedding_method(*o);
-    else if (o->method == "lora") run = train_lora_method(*o);
-    else run = train_classifier_method(*o);
+    const std::string run = method.train(*o);
     if (env.rank == 0) std::cout << "run saved in " << run << "\n";
   });
 }

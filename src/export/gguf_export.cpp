@@ -234,12 +234,20 @@ void write_tokenizer(GgufWriter& w, const Source& s) {
   };
   // As llama.cpp's converter: the tokenizer config first, config.json after.
   if (auto bos = id_of("bos_token", s.config.bos_token_id)) w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(*bos));
-  if (auto eos = id_of("eos_token", s.config.eos_token_id)) w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(*eos));
+  // Qwen3-Embedding pools the hidden state of an appended <|endoftext|>: as
+  // llama.cpp's EOS, added by its tokenizer, every llama.cpp-based tool
+  // (llama-embedding, ollama, LM Studio) pools the token qsenti pools.
+  const bool embedding = s.kind == Kind::kEmbedding && added_ids.count("<|endoftext|>");
+  std::optional<int64_t> eos = embedding ? std::optional<int64_t>(added_ids.at("<|endoftext|>"))
+                                         : id_of("eos_token", s.config.eos_token_id);
+  if (eos) w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(*eos));
   std::optional<int64_t> pad = s.pad_id ? s.pad_id : id_of("pad_token", s.config.pad_token_id);
   if (pad) w.set_u32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(*pad));
   // qsenti never adds a BOS; llama.cpp must not either, or every text shifts.
   w.set_bool("tokenizer.ggml.add_bos_token", tc.value("add_bos_token", false));
-  if (tc.contains("add_eos_token") && tc["add_eos_token"].is_boolean())
+  if (embedding)
+    w.set_bool("tokenizer.ggml.add_eos_token", true);
+  else if (tc.contains("add_eos_token") && tc["add_eos_token"].is_boolean())
     w.set_bool("tokenizer.ggml.add_eos_token", tc["add_eos_token"].get<bool>());
   std::string chat;
   if (tc.contains("chat_template") && tc["chat_template"].is_string()) {

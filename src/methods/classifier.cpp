@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "methods/hf_run.h"
+#include "methods/method.h"
 #include "methods/model_resolver.h"
 #include "util/error.h"
 
@@ -59,11 +60,8 @@ std::string run_model_dir(const std::string& run_dir, const RunManifest& m) {
 }
 
 std::unique_ptr<TextClassifier> load_classifier(const std::string& run_dir, const PredictOptions& options) {
-  RunManifest m = open_run_manifest(run_dir);
-  if (m.method == "embedding") return load_embedding_classifier(run_dir, m, options);
-  if (m.method == "lora") return load_lora_classifier(run_dir, m, options);
-  if (m.method == "classifier") return load_seqcls_classifier(run_dir, m, options);
-  throw InputError(run_dir + ": unknown method \"" + m.method + "\"");
+  RunManifest m = open_run_manifest(run_dir);  // its method is one of the table's (run_manifest.cpp checks)
+  return method_named(m.method, run_dir).load(run_dir, m, options);
 }
 
 }  // namespace qsenti

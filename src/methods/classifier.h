@@ -52,12 +52,4 @@ std::string run_base_model(const std::string& run_dir, const RunManifest& m, con
 std::string run_adapter_dir(const std::string& run_dir, const RunManifest& m);
 std::string run_model_dir(const std::string& run_dir, const RunManifest& m);
 
-// Each method's loader (src/methods/<method>_method.cpp).
-std::unique_ptr<TextClassifier> load_embedding_classifier(const std::string& run_dir, const RunManifest& m,
-                                                         const PredictOptions& options);
-std::unique_ptr<TextClassifier> load_lora_classifier(const std::string& run_dir, const RunManifest& m,
-                                                    const PredictOptions& options);
-std::unique_ptr<TextClassifier> load_seqcls_classifier(const std::string& run_dir, const RunManifest& m,
-                                                      const PredictOptions& options);
-
 }  // namespace qsenti

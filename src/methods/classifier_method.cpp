@@ -18,6 +18,7 @@
 #include "io/split.h"
 #include "io/weight_store.h"
 #include "methods/classifier.h"
+#include "methods/method.h"
 #include "methods/seqcls_model.h"
 #include "dist/process_group.h"
 #include "methods/trainer_method.h"
@@ -75,11 +76,15 @@ class SeqClsTask : public TrainingTask {
 
   // --class-weights auto: a weighted cross-entropy (a weighted mean, as
   // PyTorch's: the distributed share is then the examples' summed weight).
-  void set_class_weights(torch::Tensor w) { class_weights_ = std::move(w); }
+  void set_class_weights(torch::Tensor w) {
+    class_weights_ = std::move(w);
+    torch::Tensor c = class_weights_.to(torch::kCPU, torch::kFloat64).contiguous();
+    weight_of_class_.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());  // no tensor op per example
+  }
   double loss_weight(const std::vector<size_t>& indices) override {
-    if (!class_weights_.defined()) return static_cast<double>(indices.size());
+    if (weight_of_class_.empty()) return static_cast<double>(indices.size());
     double s = 0;
-    for (size_t i : indices) s += class_weights_[train_labels_[i]].item<double>();
+    for (size_t i : indices) s += weight_of_class_[static_cast<size_t>(train_labels_[i])];
     return s;
   }
 
@@ -113,29 +118,24 @@ class SeqClsTask : public TrainingTask {
     return {torch::nn::functional::cross_entropy(logits, target), tokens};
   }
   bool has_validation() const override { return !valid_ids_.empty(); }
-  Metrics validate() override { return evaluate(valid_ids_, valid_labels_); }
+  Metrics validate() override { return validation_metrics(validation_probabilities(0, validation_size())); }
   int64_t validation_size() const override { return static_cast<int64_t>(valid_ids_.size()); }
   torch::Tensor validation_probabilities(int64_t begin, int64_t end) override {
-    std::vector<std::vector<int32_t>> ids(valid_ids_.begin() + begin, valid_ids_.begin() + end);
+    return probabilities({valid_ids_.begin() + begin, valid_ids_.begin() + end});
+  }
+  Metrics validation_metrics(const torch::Tensor& probabilities) override {
+    return metrics_of_probabilities(valid_labels_, probabilities, label_names_);
+  }
+  Metrics evaluate(const std::vector<std::vector<int32_t>>& ids, const std::vector<int64_t>& labels) {
+    return metrics_of_probabilities(labels, probabilities(ids), label_names_);
+  }
+  // Class probabilities (fp64) of encoded texts; the model is left in train mode.
+  torch::Tensor probabilities(const std::vector<std::vector<int32_t>>& ids) {
     if (ids.empty()) return torch::zeros({0, static_cast<int64_t>(label_names_.size())}, torch::kFloat64);
     torch::Tensor probs =
         seqcls_predict(model_, ids, encoding_, eval_batch_, compat::autocast_enabled(model_->device().type()));
     model_->train();
     return probs.to(torch::kFloat64);
-  }
-  Metrics validation_metrics(const torch::Tensor& probabilities) override {
-    torch::Tensor p = probabilities.to(torch::kCPU, torch::kFloat64).contiguous();
-    std::vector<double> flat(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
-    return compute_metrics_flat(valid_labels_, flat, label_names_);
-  }
-
-  Metrics evaluate(const std::vector<std::vector<int32_t>>& ids, const std::vector<int64_t>& labels) {
-    torch::Tensor probs =
-        seqcls_predict(model_, ids, encoding_, eval_batch_, compat::autocast_enabled(model_->device().type()))
-            .to(torch::kFloat64);
-    model_->train();
-    std::vector<double> flat(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
-    return compute_metrics_flat(labels, flat, label_names_);
   }
 
   Qwen3& model() { return model_; }
@@ -151,6 +151,7 @@ class SeqClsTask : public TrainingTask {
   std::vector<std::string> label_names_;
   int64_t eval_batch_;
   torch::Tensor class_weights_;  // undefined: plain cross-entropy
+  std::vector<double> weight_of_class_;  // the same, on the host
 };
 
 void write_full_model_folder(Qwen3& model, const std::string& dir, const std::vector<std::string>& labels,
@@ -248,6 +249,8 @@ std::string train_classifier_method(const TrainOptions& given) {
   return run_dir;
 }
 
+namespace {
+
 std::unique_ptr<TextClassifier> load_seqcls_classifier(const std::string& run_dir, const RunManifest& m,
                                                       const PredictOptions& options) {
   const std::string mode = m.extra.value("mode", "lora");
@@ -284,6 +287,25 @@ std::unique_ptr<TextClassifier> load_seqcls_classifier(const std::string& run_di
   for (auto& p : model->parameters()) p.set_requires_grad(false);
   return std::make_unique<SeqClsClassifier>(m, model, Tokenizer::for_model(tokenizer_dir), enc,
                                             options.batch_size, bf16);
+}
+
+
+}  // namespace
+
+const Method& classifier_method() {
+  static const Method m = [] {
+    Method d;
+    d.name = "classifier";
+    d.letter = "C";
+    d.summary = "score head on Qwen3, LoRA or --full";
+    d.options = trainer_options();
+    d.options.insert(d.options.end(), backbone_options().begin(), backbone_options().end());
+    d.options.insert(d.options.end(), {"--full", "--class-weights"});
+    d.train = train_classifier_method;
+    d.load = load_seqcls_classifier;
+    return d;
+  }();
+  return m;
 }
 
 }  // namespace qsenti

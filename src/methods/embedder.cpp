@@ -11,7 +11,7 @@
 #include "text/batch.h"
 #include "util/error.h"
 #include "util/progress.h"
-#include "train/batching.h"
+#include "text/length_batching.h"
 
 namespace qsenti {
 

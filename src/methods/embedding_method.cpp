@@ -19,11 +19,15 @@
 #include "methods/embedder.h"
 #include "methods/embedding_cache.h"
 #include "methods/embedding_head.h"
+#include "methods/method.h"
+#include "methods/trainer_method.h"
 #include "model/config.h"
 #include "model/losses.h"
 #include "train/training_data.h"
 #include "train/metrics.h"
 #include "train/train_options.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -50,13 +54,47 @@ Metrics evaluate_head(EmbeddingHead& head, const torch::Tensor& x, const std::ve
   return compute_metrics_flat(labels, flat, names);
 }
 
-// Validation score used to keep the best epoch: weighted F1, then accuracy,
-// then lower log loss.
-bool better(const Metrics& a, const Metrics& b) {
-  if (a.weighted_f1 != b.weighted_f1) return a.weighted_f1 > b.weighted_f1;
-  if (a.accuracy != b.accuracy) return a.accuracy > b.accuracy;
-  return a.log_loss < b.log_loss;
-}
+// The head on the shared Trainer (train/trainer.h), as B and C train: the
+// same schedule, accumulation, clipping, validation, best weights, history,
+// checkpoints and exact --resume. Its examples are cached vectors, all of
+// one "length" (batches are then plain seeded shuffles), counted as tokens.
+class HeadTask : public TrainingTask {
+ public:
+  HeadTask(EmbeddingHead head, torch::Tensor x_train, std::vector<int64_t> y_train, torch::Tensor x_valid,
+           std::vector<int64_t> y_valid, std::vector<std::string> names, torch::Tensor class_weights)
+      : head_(std::move(head)), x_train_(std::move(x_train)), y_train_(torch::tensor(y_train, torch::kInt64)),
+        x_valid_(std::move(x_valid)), y_valid_(std::move(y_valid)), names_(std::move(names)) {
+    if (class_weights.defined()) ce_.weight(class_weights);
+  }
+  std::vector<TrainableParameter> trainable_parameters() override {
+    std::vector<TrainableParameter> out;
+    for (auto& item : head_->named_parameters(true))  // no decay on biases, as the trainer does for B and C
+      out.push_back({"head." + item.key(), item.value(), item.value().dim() > 1});
+    return out;
+  }
+  std::vector<int64_t> train_lengths() override { return std::vector<int64_t>(static_cast<size_t>(x_train_.size(0)), 1); }
+  BatchLoss loss(const std::vector<size_t>& indices) override {
+    head_->train();
+    std::vector<int64_t> idx(indices.begin(), indices.end());
+    torch::Tensor i = torch::tensor(idx, torch::kInt64);
+    torch::Tensor logits = head_->forward(x_train_.index_select(0, i));
+    return {torch::nn::functional::cross_entropy(logits, y_train_.index_select(0, i), ce_),
+            static_cast<int64_t>(indices.size())};
+  }
+  bool has_validation() const override { return x_valid_.size(0) > 0; }
+  Metrics validate() override {
+    Metrics m = evaluate_head(head_, x_valid_, y_valid_, names_);
+    head_->train();
+    return m;
+  }
+
+ private:
+  EmbeddingHead head_;
+  torch::Tensor x_train_, y_train_, x_valid_;
+  std::vector<int64_t> y_valid_;
+  std::vector<std::string> names_;
+  torch::nn::functional::CrossEntropyFuncOptions ce_;
+};
 
 std::string fixed(double v, int digits = 4) {
   std::ostringstream s;
@@ -76,16 +114,31 @@ torch::Tensor rows_of(const torch::Tensor& all, int64_t begin, int64_t n) { retu
 
 }  // namespace
 
-std::string train_embedding_method(const TrainOptions& o) {
+std::string train_embedding_method(const TrainOptions& given) {
+  TrainOptions o = given;
+  std::string out = o.out;
+  if (!o.resume.empty()) {
+    out = o.resume;
+    o = options_for_resume(given, "embedding");  // the vectors then come from the cache
+  }
   const std::string model_dir = resolve_model_dir(o);
   const Qwen3Config config = Qwen3Config::load(model_dir);
   const std::string size = o.model_size.empty() ? infer_model_size(config.hidden_size) : o.model_size;
   const SizeDefaults defaults = size_defaults(size, "embedding");
-  const int64_t epochs = o.epochs > 0 ? o.epochs : kDefaultEpochs;
-  const int64_t batch_size = o.batch_size > 0 ? o.batch_size : defaults.batch_size;
-  const double lr = o.lr > 0 ? o.lr : defaults.lr;
-  const std::string out = o.out.empty() ? "models/embedding-" + (size.empty() ? std::string("custom") : size) : o.out;
+  if (o.resume.empty()) {
+    o.model = model_dir;
+    o.model_size = size;
+    if (o.epochs <= 0) o.epochs = kDefaultEpochs;
+    if (o.batch_size <= 0) o.batch_size = defaults.batch_size;
+    if (o.lr <= 0) o.lr = defaults.lr;
+  }
+  const int64_t epochs = o.epochs, batch_size = o.batch_size;
+  const double lr = o.lr;
+  if (out.empty()) out = "models/embedding-" + (size.empty() ? std::string("custom") : size);
   if (o.head != "mlp" && o.head != "logreg") throw Error("--head: mlp or logreg", ExitCode::kUsage);
+  fs::create_directories(out);
+  if (o.resume.empty())
+    write_text_atomically((fs::path(out) / "train_options.json").string(), train_options_to_json(o).dump(2) + "\n");
 
   // Data: train, validation (a file or a stratified seeded split), test.
   TrainingData data = load_training_data(o);
@@ -132,102 +185,43 @@ std::string train_embedding_method(const TrainOptions& o) {
   const int64_t ntr = static_cast<int64_t>(train.size()), nva = static_cast<int64_t>(valid.size()),
                 nte = static_cast<int64_t>(test.size());
   torch::Tensor Xtr = rows_of(X, 0, ntr), Xva = rows_of(X, ntr, nva), Xte = rows_of(X, ntr + nva, nte);
-  torch::Tensor Ytr = torch::tensor(train.labels, torch::kInt64);
 
-  // The head.
+  // The head, trained by the shared Trainer on the host (the vectors are
+  // there; a head this small gains nothing from a GPU or bf16).
   torch::manual_seed(o.seed);
   HeadSpec spec;
   spec.kind = o.head;
   spec.input_dim = embedder.dim();
   spec.num_labels = static_cast<int64_t>(names.size());
   EmbeddingHead head(spec);
-  torch::optim::AdamW opt(head->parameters(), torch::optim::AdamWOptions(lr).weight_decay(o.weight_decay));
-  std::mt19937_64 rng(o.seed);
-  std::vector<int64_t> order(static_cast<size_t>(ntr));
-  std::iota(order.begin(), order.end(), int64_t{0});
-
-  std::optional<Metrics> best;
-  int64_t best_epoch = 0, steps = 0, epochs_since_best = 0;
-  // --class-weights auto: a weighted cross-entropy for unbalanced data.
-  auto ce = torch::nn::functional::CrossEntropyFuncOptions();
+  torch::Tensor class_weights;
   if (o.class_weights == "auto") {
-    ce.weight(balanced_class_weights(train.labels, static_cast<int64_t>(names.size())));
+    class_weights = balanced_class_weights(train.labels, static_cast<int64_t>(names.size()));
     log << "class weights (auto):";
-    for (size_t c = 0; c < names.size(); ++c) log << " " << names[c] << " " << ce.weight()[static_cast<int64_t>(c)].item<float>();
+    for (size_t c = 0; c < names.size(); ++c) log << " " << names[c] << " " << class_weights[static_cast<int64_t>(c)].item<float>();
     log << "\n";
   }
-  std::vector<torch::Tensor> best_state;
-  auto snapshot = [&] {
-    best_state.clear();
-    for (const auto& p : head->parameters()) best_state.push_back(p.detach().clone());
-  };
   log << "head: " << o.head << " on " << embedder.dim() << "-d vectors; " << epochs << " epochs, batch "
-            << batch_size << ", lr " << lr << ", AdamW (weight decay " << o.weight_decay << "), seed " << o.seed << "\n";
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
-    head->train();
-    fisher_yates_shuffle(order, rng);
-    double loss_sum = 0;
-    int64_t seen = 0;
-    for (int64_t b = 0; b < ntr; b += batch_size) {
-      const int64_t n = std::min(batch_size, ntr - b);
-      torch::Tensor idx = torch::from_blob(order.data() + b, {n}, torch::kInt64);
-      torch::Tensor logits = head->forward(Xtr.index_select(0, idx));
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, Ytr.index_select(0, idx), ce);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      loss_sum += loss.item<double>() * static_cast<double>(n);
-      seen += n;
-      if (o.max_steps > 0 && ++steps >= o.max_steps) break;
-    }
-    log << "epoch " << epoch << "/" << epochs << "  train loss " << fixed(loss_sum / std::max<int64_t>(seen, 1));
-    if (nva > 0) {
-      Metrics m = evaluate_head(head, Xva, valid.labels, names);
-      const bool improved = !best || better(m, *best);
-      log << "  valid acc " << fixed(m.accuracy) << "  weighted F1 " << fixed(m.weighted_f1) << "  macro F1 "
-                << fixed(m.macro_f1) << "  loss " << fixed(m.log_loss) << (improved ? "  (best)" : "");
-      epochs_since_best = improved ? 0 : epochs_since_best + 1;
-      if (improved) {
-        best = m;
-        best_epoch = epoch;
-        snapshot();
-      }
-    } else {
-      best_epoch = epoch;
-      snapshot();
-    }
-    log << std::endl;
-    if (o.max_steps > 0 && steps >= o.max_steps) break;
-    if (o.patience > 0 && epochs_since_best >= o.patience && epoch < epochs) {
-      log << "early stop: " << epochs_since_best << " epochs without a better validation (--patience " << o.patience
-          << ")\n";
-      break;
-    }
-  }
-  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  {
-    torch::NoGradGuard ng;
-    auto params = head->parameters();
-    for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_state[i]);
-  }
-  log << "head trained in " << fixed(train_s, 1) << " s; keeping epoch " << best_epoch << "\n";
+      << batch_size << ", lr " << lr << ", AdamW (weight decay " << o.weight_decay << "), " << o.schedule
+      << " schedule, seed " << o.seed << "\n";
+  HeadTask task(head, Xtr, train.labels, Xva, valid.labels, names, class_weights);
+  TrainOptions head_options = o;
+  head_options.device = "cpu";
+  head_options.dtype = "fp32";
+  RunManifest m = train_and_describe(task, head_options, out, "embedding", names);
+  const nlohmann::json trainer_settings = m.hyperparameters.at("trainer");
+  m.hyperparameters = train_options_to_json(o);  // as asked (the embedder's device and dtype)
+  m.hyperparameters["trainer"] = trainer_settings;
+  m.hyperparameters["valid"] = valid_source;
+  m.hyperparameters["train_examples"] = ntr;
+  const nlohmann::json& training = m.metrics.at("training");
+  log << "head trained in " << fixed(training.value("train_seconds", 0.0), 1) << " s, " << training.value("steps", 0)
+      << " steps; keeping step " << training.value("best_step", 0) << "\n";
 
   // Run folder.
-  fs::create_directories(out);
   save_head(head, (fs::path(out) / kHeadFile).string());
-  RunManifest m;
-  m.method = "embedding";
   m.base_model = model_dir;
   m.base_model_fingerprint = embedder.model_fingerprint();
-  m.model_size = size;
-  m.labels = names;
-  m.hyperparameters = {{"epochs", epochs},       {"batch_size", batch_size},     {"lr", lr},
-                       {"optimizer", "AdamW"},   {"weight_decay", o.weight_decay}, {"seed", o.seed},
-                       {"best_epoch", best_epoch}, {"valid", valid_source},       {"train_examples", ntr},
-                       {"selection", "best validation weighted F1"},
-                       {"patience", o.patience},           {"class_weights", o.class_weights}};
-  if (o.max_steps > 0) m.hyperparameters["max_steps"] = o.max_steps;
   m.extra = {{"head", o.head},
              {"head_file", kHeadFile},
              {"head_hidden", o.head == "mlp" ? spec.hidden : 0},
@@ -240,7 +234,7 @@ std::string train_embedding_method(const TrainOptions& o) {
   if (nva > 0) {
     Metrics vm = evaluate_head(head, Xva, valid.labels, names);
     m.metrics["valid"] = to_json(vm);
-    log << "\nvalidation (" << nva << " examples, epoch " << best_epoch << "):\n" << format_report(vm);
+    log << "\nvalidation (" << nva << " examples, step " << training.value("best_step", 0) << "):\n" << format_report(vm);
   }
   if (nte > 0) {
     Metrics tm = evaluate_head(head, Xte, test.labels, names);
@@ -249,6 +243,7 @@ std::string train_embedding_method(const TrainOptions& o) {
   }
   m.created = utc_now_iso8601();
   m.save(out);
+  finish_run_folder(out, o);
   return out;
 }
 
@@ -304,11 +299,27 @@ class EmbeddingClassifier : public TextClassifier {
   std::unique_ptr<EmbeddingCache> cache_;
 };
 
-}  // namespace
-
 std::unique_ptr<TextClassifier> load_embedding_classifier(const std::string& run_dir, const RunManifest& m,
                                                          const PredictOptions& options) {
   return std::make_unique<EmbeddingClassifier>(run_dir, m, options);
+}
+
+}  // namespace
+
+const Method& embedding_method() {
+  static const Method m = [] {
+    Method d;
+    d.name = "embedding";
+    d.letter = "A";
+    d.summary = "frozen Qwen3-Embedding + small head";
+    d.options = trainer_options();
+    d.options.insert(d.options.end(), {"--class-weights", "--head", "--instruction", "--cache-dir", "--no-cache"});
+    d.one_process_only = "method A (embedding) trains its small head in one process (seconds on cached vectors)";
+    d.train = train_embedding_method;
+    d.load = load_embedding_classifier;
+    return d;
+  }();
+  return m;
 }
 
 }  // namespace qsenti

@@ -25,6 +25,7 @@
 #include "io/weight_store.h"
 #include "methods/classifier.h"
 #include "methods/label_scoring.h"
+#include "methods/method.h"
 #include "dist/process_group.h"
 #include "methods/trainer_method.h"
 #include "model/loading.h"
@@ -32,7 +33,7 @@
 #include "model/peft_adapter.h"
 #include "text/batch.h"
 #include "text/prompt_template.h"
-#include "train/batching.h"
+#include "text/length_batching.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
 #include "train/training_data.h"
@@ -148,7 +149,7 @@ class LoraTask : public TrainingTask {
     return {answer_lm_loss(model_, hidden, to_device(labels, hidden.device())), tokens};
   }
   bool has_validation() const override { return !valid_texts_.empty(); }
-  Metrics validate() override { return evaluate(valid_texts_, valid_labels_); }
+  Metrics validate() override { return validation_metrics(validation_probabilities(0, validation_size())); }
   // answer_lm_loss averages over the answer tokens (each predicted from the
   // position before it).
   double loss_weight(const std::vector<size_t>& indices) override {
@@ -161,27 +162,22 @@ class LoraTask : public TrainingTask {
   }
   int64_t validation_size() const override { return static_cast<int64_t>(valid_texts_.size()); }
   torch::Tensor validation_probabilities(int64_t begin, int64_t end) override {
-    std::vector<std::string> texts(valid_texts_.begin() + begin, valid_texts_.begin() + end);
+    return probabilities({valid_texts_.begin() + begin, valid_texts_.begin() + end});
+  }
+  Metrics validation_metrics(const torch::Tensor& probabilities) override {
+    return metrics_of_probabilities(valid_labels_, probabilities, label_names_);
+  }
+  Metrics evaluate(const std::vector<std::string>& texts, const std::vector<int64_t>& labels) {
+    return metrics_of_probabilities(labels, probabilities(texts), label_names_);
+  }
+  // Label probabilities (fp64) of texts, in eval mode; the mode is restored.
+  torch::Tensor probabilities(const std::vector<std::string>& texts) {
     if (texts.empty()) return torch::zeros({0, static_cast<int64_t>(label_names_.size())}, torch::kFloat64);
     const bool was_training = model_->is_training();
     model_->eval();
     torch::Tensor probs = predict_prompts(model_, *enc_, texts, eval_batch_).to(torch::kFloat64).contiguous();
     if (was_training) model_->train();
     return probs;
-  }
-  Metrics validation_metrics(const torch::Tensor& probabilities) override {
-    torch::Tensor p = probabilities.to(torch::kCPU, torch::kFloat64).contiguous();
-    std::vector<double> flat(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
-    return compute_metrics_flat(valid_labels_, flat, label_names_);
-  }
-
-  Metrics evaluate(const std::vector<std::string>& texts, const std::vector<int64_t>& labels) {
-    const bool was_training = model_->is_training();
-    model_->eval();
-    torch::Tensor probs = predict_prompts(model_, *enc_, texts, eval_batch_).to(torch::kFloat64).contiguous();
-    if (was_training) model_->train();
-    std::vector<double> flat(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
-    return compute_metrics_flat(labels, flat, label_names_);
   }
 
  private:
@@ -287,6 +283,8 @@ std::string train_lora_method(const TrainOptions& given) {
   return run_dir;
 }
 
+namespace {
+
 std::unique_ptr<TextClassifier> load_lora_classifier(const std::string& run_dir, const RunManifest& m,
                                                     const PredictOptions& options) {
   const std::string manifest_path = (fs::path(run_dir) / RunManifest::kFileName).string();
@@ -328,6 +326,25 @@ std::unique_ptr<TextClassifier> load_lora_classifier(const std::string& run_dir,
   if (enc->end_token_id() != m.extra.value("end_token_id", enc->end_token_id()))
     throw InputError(manifest_path + ": the run's end token differs from this tokenizer's " + kAnswerEndToken);
   return std::make_unique<LoraClassifier>(run, model, enc, options.batch_size);
+}
+
+
+}  // namespace
+
+const Method& lora_method() {
+  static const Method m = [] {
+    Method d;
+    d.name = "lora";
+    d.letter = "B";
+    d.summary = "LoRA instruction tuning with label words";
+    d.options = trainer_options();
+    d.options.insert(d.options.end(), backbone_options().begin(), backbone_options().end());
+    d.options.insert(d.options.end(), {"--template", "--label-words"});
+    d.train = train_lora_method;
+    d.load = load_lora_classifier;
+    return d;
+  }();
+  return m;
 }
 
 }  // namespace qsenti

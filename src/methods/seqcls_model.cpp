@@ -7,7 +7,7 @@
 #include "text/batch.h"
 #include "train/train_options.h"
 #include "util/error.h"
-#include "train/batching.h"
+#include "text/length_batching.h"
 #include "util/torch_compat.h"
 
 namespace qsenti {

@@ -45,10 +45,14 @@ EnsembleClassifier::EnsembleClassifier(std::vector<std::unique_ptr<TextClassifie
   manifest_.extra = {{"members", names_}};
 }
 
+std::vector<torch::Tensor> EnsembleClassifier::member_probabilities(const std::vector<std::string>& texts) {
+  std::vector<torch::Tensor> out;
+  for (auto& m : members_) out.push_back(m->predict_proba(texts).to(torch::kFloat32).contiguous());
+  return out;
+}
+
 torch::Tensor EnsembleClassifier::predict_proba(const std::vector<std::string>& texts) {
-  last_.clear();
-  for (auto& m : members_) last_.push_back(m->predict_proba(texts).to(torch::kFloat32).contiguous());
-  return mean_probabilities(last_);
+  return mean_probabilities(member_probabilities(texts));
 }
 
 }  // namespace qsenti

@@ -19,8 +19,8 @@ void require_same_labels(const std::vector<std::vector<std::string>>& label_sets
 torch::Tensor mean_probabilities(const std::vector<torch::Tensor>& probabilities);
 
 // A TextClassifier over member classifiers: predict_proba is the mean of the
-// members' probabilities; member_probabilities() keeps each member's answer
-// from the last call, for printing them side by side.
+// members' probabilities; member_probabilities() gives each member's answer,
+// for printing them side by side (the mean of those is predict_proba's).
 class EnsembleClassifier : public TextClassifier {
  public:
   // `names` label the members in output (run folder names); throws as
@@ -33,13 +33,13 @@ class EnsembleClassifier : public TextClassifier {
   size_t size() const { return members_.size(); }
   const std::vector<std::string>& member_names() const { return names_; }
   TextClassifier& member(size_t i) { return *members_[i]; }
-  const std::vector<torch::Tensor>& member_probabilities() const { return last_; }
+  // Each member's probabilities for `texts` ([n, K] fp32 each), in member order.
+  std::vector<torch::Tensor> member_probabilities(const std::vector<std::string>& texts);
 
  private:
   std::vector<std::unique_ptr<TextClassifier>> members_;
   std::vector<std::string> names_;
   RunManifest manifest_;
-  std::vector<torch::Tensor> last_;
 };
 
 }  // namespace qsenti

@@ -54,9 +54,8 @@ std::vector<std::string> dirs_of(const std::vector<RunInfo>& runs) {
   return d;
 }
 
-// One classifier, or the ensemble of several.
-std::unique_ptr<TextClassifier> open_runs(const std::vector<RunInfo>& runs, const ClassifierLoader& load) {
-  if (runs.size() == 1) return load(runs[0].dir);
+// The ensemble of several runs.
+std::unique_ptr<EnsembleClassifier> open_ensemble(const std::vector<RunInfo>& runs, const ClassifierLoader& load) {
   // Labels are checked from the manifests first, before any model is loaded.
   std::vector<std::vector<std::string>> label_sets;
   std::vector<std::string> run_names;
@@ -72,6 +71,12 @@ std::unique_ptr<TextClassifier> open_runs(const std::vector<RunInfo>& runs, cons
     names.push_back(r.name());
   }
   return std::make_unique<EnsembleClassifier>(std::move(members), std::move(names));
+}
+
+// One classifier, or the ensemble of several.
+std::unique_ptr<TextClassifier> open_runs(const std::vector<RunInfo>& runs, const ClassifierLoader& load) {
+  if (runs.size() == 1) return load(runs[0].dir);
+  return open_ensemble(runs, load);
 }
 
 int file_job(const PredictRequest& r, const PredictStreams& s, std::ostream& err) {
@@ -121,24 +126,26 @@ int text_job(const PredictRequest& r, const PredictStreams& s, std::ostream& out
   std::vector<RunInfo> runs = runs_for_job(r, err);
   for (const auto& t : r.texts)
     if (t.empty()) throw Error("--text is empty", ExitCode::kUsage);
-  auto classifier = open_runs(runs, s.load);
-  torch::Tensor proba = classifier->predict_proba(r.texts);
-  auto preds = predictions_from(proba);
-  for (size_t i = 0; i < preds.size(); ++i) preds[i].text = r.texts[i];
   if (runs.size() == 1) {
+    auto classifier = s.load(runs[0].dir);
+    auto preds = predictions_from(classifier->predict_proba(r.texts));
+    for (size_t i = 0; i < preds.size(); ++i) preds[i].text = r.texts[i];
     out << render_answers(runs[0].name(), preds, classifier->labels(), r.json);
     return 0;
   }
-  auto& ensemble = static_cast<EnsembleClassifier&>(*classifier);
+  auto ensemble = open_ensemble(runs, s.load);
+  const std::vector<torch::Tensor> members = ensemble->member_probabilities(r.texts);
+  auto preds = predictions_from(mean_probabilities(members));
   for (size_t t = 0; t < preds.size(); ++t) {
+    preds[t].text = r.texts[t];
     std::vector<RunAnswer> answers;
-    for (size_t m = 0; m < ensemble.size(); ++m) {
-      Prediction p = predictions_from(ensemble.member_probabilities()[m].slice(0, t, t + 1))[0];
+    for (size_t m = 0; m < ensemble->size(); ++m) {
+      Prediction p = predictions_from(members[m].slice(0, t, t + 1))[0];
       p.text = r.texts[t];
-      answers.push_back({ensemble.member_names()[m], p});
+      answers.push_back({ensemble->member_names()[m], p});
     }
     if (t > 0 && !r.json) out << "\n";
-    out << render_comparison(r.texts[t], answers, &preds[t], classifier->labels(), r.json);
+    out << render_comparison(r.texts[t], answers, &preds[t], ensemble->labels(), r.json);
   }
   return 0;
 }

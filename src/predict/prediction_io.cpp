@@ -290,14 +290,13 @@ int64_t count_lines(const std::string& path) {
   return n + (last != '\n');
 }
 
+// The finished .partial into place; on failure it stays, with every row.
 void sync_and_rename(const std::string& from, const std::string& to) {
-  int fd = ::open(from.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
+  try {
+    rename_into_place(from, to);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " (the rows are kept in " + from + ")");
   }
-  if (std::rename(from.c_str(), to.c_str()) != 0)
-    throw Error("cannot rename " + from + " to " + to + ": " + std::strerror(errno) + " (the rows are kept in " + from + ")");
 }
 
 }  // namespace

@@ -96,9 +96,4 @@ TrainOptions saved_train_options(const std::string& run_dir);
 // malformed, naming `method` ("a classifier run folder?").
 TrainOptions options_for_resume(const TrainOptions& given, const std::string& method);
 
-// Each method's training entry point; returns the run folder.
-std::string train_embedding_method(const TrainOptions& options);
-std::string train_lora_method(const TrainOptions& options);
-std::string train_classifier_method(const TrainOptions& options);
-
 }  // namespace qsenti

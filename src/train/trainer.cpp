@@ -1,6 +1,5 @@
 #include "train/trainer.h"
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,7 +14,7 @@
 #include "device/device.h"
 #include "dist/grad_sync.h"
 #include "dist/process_group.h"
-#include "train/batching.h"
+#include "text/length_batching.h"
 #include "train/checkpoint.h"
 #include "train/schedule.h"
 #include "train/train_options.h"
@@ -23,6 +22,7 @@
 #include "util/error.h"
 #include "util/interrupt.h"
 #include "util/progress.h"
+#include "util/runtime.h"
 #include "util/torch_compat.h"
 
 namespace fs = std::filesystem;
@@ -54,25 +54,15 @@ std::string fmt(double v, int precision = 4) {
 torch::Tensor TrainingTask::validation_probabilities(int64_t, int64_t) {
   throw Error("trainer: this method does not shard its validation");
 }
+Metrics metrics_of_probabilities(const std::vector<int64_t>& labels, const torch::Tensor& probabilities,
+                                 const std::vector<std::string>& class_names) {
+  torch::Tensor p = probabilities.to(torch::kCPU, torch::kFloat64).contiguous();
+  std::vector<double> flat(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+  return compute_metrics_flat(labels, flat, class_names);
+}
+
 Metrics TrainingTask::validation_metrics(const torch::Tensor&) {
   throw Error("trainer: this method does not shard its validation");
-}
-
-namespace {
-std::atomic<int> g_allocator_scopes{0};
-}
-
-TrainingAllocatorScope::TrainingAllocatorScope() {
-  if (g_allocator_scopes.fetch_add(1) > 0) return;
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
-}
-
-TrainingAllocatorScope::~TrainingAllocatorScope() {
-  if (g_allocator_scopes.fetch_sub(1) > 1) return;
-  mallopt(M_MMAP_MAX, 65536);                 // glibc's default
-  mallopt(M_TRIM_THRESHOLD, 128 * 1024);      // glibc's default
-  malloc_trim(0);
 }
 
 TrainerConfig TrainerConfig::from_options(const TrainOptions& o, const std::string& run_dir) {

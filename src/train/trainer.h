@@ -78,6 +78,11 @@ class TrainingTask {
   virtual Metrics validation_metrics(const torch::Tensor& probabilities);
 };
 
+// The metrics of class probabilities [n, K] (any dtype, any device) against
+// `labels`: what every method's validation and test scores are made of.
+Metrics metrics_of_probabilities(const std::vector<int64_t>& labels, const torch::Tensor& probabilities,
+                                 const std::vector<std::string>& class_names);
+
 struct TrainerConfig {
   std::string run_dir;          // created if missing
   int64_t epochs = 1;
@@ -92,7 +97,7 @@ struct TrainerConfig {
   bool bf16_autocast = false;   // autocast around loss() and validate(), on `device`
   torch::Device device = torch::kCPU;  // the model's: its autocast and its generator
   uint64_t seed = 42;           // batch order (dropout RNG is seeded by the method)
-  int64_t length_pool_batches = 64;  // see batching.h; 1 = plain shuffling
+  int64_t length_pool_batches = 64;  // see text/length_batching.h; 1 = plain shuffling
   int64_t eval_every = 0;       // steps; 0 = at the end of each epoch only
   int64_t save_every = 0;       // steps; 0 = at each validation (and end of epoch)
   int64_t save_total_limit = 1; // checkpoints kept (the newest); each holds the optimizer state
@@ -156,22 +161,6 @@ class Trainer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   TrainerConfig config_;
-};
-
-// While alive, large allocations come from the heap and freed memory stays in
-// the process: a training step repeats the same big allocations (activations,
-// gradients, optimizer temporaries), LibTorch's CPU allocator does not cache
-// them, and with glibc's mmap'd chunks every step page-faults them in again
-// (measured 8x slower on the tiny model in a VM). Trainer::run holds one;
-// benchmarks and custom loops may too. Restores glibc's settings after.
-// The default build links tcmalloc (CMakeLists.txt), which needs none of
-// this: these glibc settings then have no effect.
-class TrainingAllocatorScope {
- public:
-  TrainingAllocatorScope();
-  ~TrainingAllocatorScope();
-  TrainingAllocatorScope(const TrainingAllocatorScope&) = delete;
-  TrainingAllocatorScope& operator=(const TrainingAllocatorScope&) = delete;
 };
 
 }  // namespace qsenti

@@ -51,20 +51,26 @@ void replace_directory(const std::string& tmp, const std::string& dir) {
   fsync_directory(parent_dir);
 }
 
-void commit_temp_file(const std::string& tmp_path, const std::string& path) {
+void rename_into_place(const std::string& tmp_path, const std::string& path) {
   int fd = ::open(tmp_path.c_str(), O_RDONLY);
   if (fd >= 0) {
     ::fsync(fd);
     ::close(fd);
   }
-  if (std::rename(tmp_path.c_str(), path.c_str()) != 0) {
-    std::string err = std::strerror(errno);
-    std::remove(tmp_path.c_str());
-    throw Error("cannot rename " + tmp_path + " to " + path + ": " + err);
-  }
+  if (std::rename(tmp_path.c_str(), path.c_str()) != 0)
+    throw Error("cannot rename " + tmp_path + " to " + path + ": " + std::strerror(errno));
   // The rename itself lives in the folder: without this a crash can undo it.
   const auto slash = path.find_last_of('/');
   fsync_directory(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
+}
+
+void commit_temp_file(const std::string& tmp_path, const std::string& path) {
+  try {
+    rename_into_place(tmp_path, path);
+  } catch (...) {
+    std::remove(tmp_path.c_str());
+    throw;
+  }
 }
 
 void write_file_atomically(const std::string& path,

@@ -12,8 +12,13 @@ void write_file_atomically(const std::string& path,
                            const std::function<void(std::ostream&)>& write);
 void write_text_atomically(const std::string& path, const std::string& text);
 
-// Renames a finished temporary file into place (fsyncing it first).
+// Renames a finished temporary file into place: the file is fsynced first and
+// its folder after, so a crash leaves the old or the new file, never a torn
+// one or a lost rename. On failure the temporary file is removed
+// (commit_temp_file) or kept for the caller (rename_into_place: e.g.
+// prediction rows the user must not lose).
 void commit_temp_file(const std::string& tmp_path, const std::string& path);
+void rename_into_place(const std::string& tmp_path, const std::string& path);
 std::string temp_path_for(const std::string& path);
 
 // fsync of a folder, so that renames and new entries in it survive a crash.

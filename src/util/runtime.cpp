@@ -4,7 +4,9 @@
 #include <sched.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <limits>
 #include <thread>
 
 #ifdef QSENTI_HAVE_OPENBLAS
@@ -41,6 +43,23 @@ void init_runtime(int threads) {
   }
   if (threads <= 0) threads = available_cores();
   torch::set_num_threads(threads);
+}
+
+namespace {
+std::atomic<int> g_allocator_scopes{0};
+}
+
+TrainingAllocatorScope::TrainingAllocatorScope() {
+  if (g_allocator_scopes.fetch_add(1) > 0) return;
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
+
+TrainingAllocatorScope::~TrainingAllocatorScope() {
+  if (g_allocator_scopes.fetch_sub(1) > 1) return;
+  mallopt(M_MMAP_MAX, 65536);                 // glibc's default
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);      // glibc's default
+  malloc_trim(0);
 }
 
 }  // namespace qsenti

@@ -117,7 +117,8 @@ def check_metadata(report, what, reader, config, tok, type_name, pooling=None, l
         "qwen3.attention.value_length": config["head_dim"],
         "tokenizer.ggml.model": "gpt2",
         "tokenizer.ggml.pre": "qwen2",
-        "tokenizer.ggml.eos_token_id": tok.convert_tokens_to_ids(tok.eos_token),
+        # An embedding model: <|endoftext|>, appended by llama.cpp (add_eos_token), is the pooled token.
+        "tokenizer.ggml.eos_token_id": tok.convert_tokens_to_ids("<|endoftext|>" if pooling == 3 else tok.eos_token),
         "tokenizer.ggml.bos_token_id": config["bos_token_id"],
         "tokenizer.ggml.add_bos_token": False,
         "qwen3.pooling_type": pooling,
@@ -179,6 +180,18 @@ def llama_scores(path, texts, k):
         out.append(list(e[:k]) if not isinstance(e[0], list) else list(e[0][:k]))
     del llm
     return torch.tensor(out, dtype=torch.float64), ids
+
+
+def llama_embeddings(path, texts):
+    """llama.cpp's embeddings as the file says to pool them (LAST, after the
+    EOS its tokenizer appends), L2-normalised."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=path, embedding=True, n_ctx=256, n_batch=256, n_ubatch=256, n_threads=2,
+                          verbose=False)
+    out = [llm.embed(t, normalize=True) for t in texts]
+    del llm
+    return torch.tensor(out, dtype=torch.float64)
 
 
 def llama_next_logits(path, prompts, lora=None):
@@ -300,6 +313,21 @@ def main(report):
                 print(f"  llama.cpp RANK output: {'probabilities' if probs is scores else 'logits (softmax applied here)'}")
             util.report_diff(report, f"C {ty}: llama.cpp RANK vs qsenti predict (fp32)", ours, probs,
                              TOL if ty == "f32" else None)
+
+        # Method A's model: llama.cpp's LAST-pooled, normalised embeddings vs `qsenti embed`.
+        emb_out = os.path.join(tmp, "emb.jsonl")
+        q.run("embed", "--model", tiny, "--data", texts_file, "--format", "plain", "--dtype", "fp32", "--no-cache",
+              "--quiet", "--out", emb_out)
+        ours_e = torch.tensor([json.loads(l)["embedding"] for l in open(emb_out, encoding="utf-8")], dtype=torch.float64)
+        for ty in ("f32", "q8_0"):
+            out = os.path.join(tmp, f"emb-{ty}.gguf")
+            q.run("export", "--model", tiny, "--embedding", "--format", "gguf", "--type", ty, "--out", out)
+            theirs_e = llama_embeddings(out, texts)
+            # Both are unit vectors: the largest coordinate difference, and 1 - cosine.
+            report.worst(f"A {ty}: llama.cpp LAST-pooled embeddings vs qsenti embed, max abs",
+                         (theirs_e - ours_e).abs().max().item(), TOL if ty == "f32" else 5e-2)
+            report.worst(f"A {ty}: 1 - cosine, worst text", (1 - (theirs_e * ours_e).sum(-1)).max().item(),
+                         1e-6 if ty == "f32" else 1e-2)
 
         # Method B: next-token logits after qsenti's prompt.
         from transformers import AutoModelForCausalLM

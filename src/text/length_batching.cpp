@@ -1,4 +1,4 @@
-#include "train/batching.h"
+#include "text/length_batching.h"
 
 #include <algorithm>
 #include <numeric>
