@@ -324,8 +324,10 @@ def main(report):
             q.run("export", "--model", tiny, "--embedding", "--format", "gguf", "--type", ty, "--out", out)
             theirs_e = llama_embeddings(out, texts)
             # Both are unit vectors: the largest coordinate difference, and 1 - cosine.
+            # llama.cpp keeps its KV cache in f16, which alone moves coordinates
+            # by ~1e-4 (9.5e-5 measured): 5e-4 for f32; the cosine is the tight test.
             report.worst(f"A {ty}: llama.cpp LAST-pooled embeddings vs qsenti embed, max abs",
-                         (theirs_e - ours_e).abs().max().item(), TOL if ty == "f32" else 5e-2)
+                         (theirs_e - ours_e).abs().max().item(), 5e-4 if ty == "f32" else 5e-2)
             report.worst(f"A {ty}: 1 - cosine, worst text", (1 - (theirs_e * ours_e).sum(-1)).max().item(),
                          1e-6 if ty == "f32" else 1e-2)
 
