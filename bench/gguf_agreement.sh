@@ -16,8 +16,8 @@ PY=${QSENTI_INTEROP_PYTHON:-$(bash scripts/setup-interop.sh)}
 WORK=${QSENTI_BENCH_DIR:-$BUILD_DIR/bench-gguf}
 mkdir -p "$WORK"
 # Training rows from the whole file (it is sorted by label), validation apart.
-awk 'NR % 10 == 1' data/weibo2018/train.tsv | head -n 800 > "$WORK/train.tsv"
-awk 'NR % 10 == 5' data/weibo2018/train.tsv | head -n 64 > "$WORK/valid.tsv"
+awk 'NR % 10 == 1 && n++ < 800' data/weibo2018/train.tsv > "$WORK/train.tsv"
+awk 'NR % 10 == 5 && n++ < 64' data/weibo2018/train.tsv > "$WORK/valid.tsv"
 which=("$@")
 [ ${#which[@]} -gt 0 ] || which=(tiny-full 0.6B-lora)
 for b in "${which[@]}"; do
