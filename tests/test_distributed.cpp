@@ -190,6 +190,39 @@ TEST_F(DistTrain, AWorkerKilledMidRunStopsTheOtherThenOneProcessResumes) {
   expect_close_weights(tmp / "ref/adapter/adapter_model.safetensors", b + "/adapter/adapter_model.safetensors", 1e-5);
 }
 
+// Ctrl-C at the launcher reaches every worker (each stops at a step, rank 0
+// saves); the launcher then exits 130 as one process would, and the run
+// resumes.
+TEST_F(DistTrain, CtrlCAtTheLauncherStopsEveryWorkerWithACheckpoint) {
+  const std::string b = tmp / "b";
+  const std::string o = "--method classifier --lora-r 4 --lora-alpha 8 --model " + test::fixture("refs/tiny-qwen3") +
+                        " --train " + data + " --epochs 6 --lr 5e-3 --max-length 16 --dtype fp32 --valid-fraction 0.25"
+                        " --threads 1 --quiet --save-every 1 --batch-size 8";
+  const pid_t launcher = test::spawn_qsenti(split_args("train " + o + " --nproc-per-node 2 --out " + b), tmp / "l.log");
+  const auto until = Clock::now() + std::chrono::seconds(120);
+  int rc = -1;
+  while (!fs::exists(fs::path(b) / "checkpoints" / "latest") && Clock::now() < until &&
+         (rc = test::reap(launcher, false)) < 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_LT(rc, 0) << "the launcher ended before a checkpoint: " << read_all(tmp / "l.log");
+  ASSERT_TRUE(fs::exists(fs::path(b) / "checkpoints" / "latest")) << read_all(tmp / "l.log");
+  ::kill(launcher, SIGINT);
+  const auto sent = Clock::now();
+  while ((rc = test::reap(launcher, false)) < 0 && Clock::now() - sent < std::chrono::seconds(90))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (rc < 0) {
+    ::kill(launcher, SIGKILL);
+    test::reap(launcher);
+  }
+  const std::string log = read_all(tmp / "l.log");
+  ASSERT_EQ(rc, 130) << log;
+  EXPECT_NE(log.find("interrupted by Ctrl-C"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(fs::path(b) / "manifest.json"));
+  auto r = test::run_qsenti("train --resume " + b + " --batch-size 16 --quiet", true);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(fs::path(b) / "manifest.json"));
+}
+
 TEST_F(DistTrain, ResumingWithAnotherGlobalBatchIsRefused) {
   const std::string o = opts("--method classifier --lora-r 4 --lora-alpha 8") + " --batch-size 8 --max-steps 2";
   auto r = test::run_qsenti("train " + o + " --out " + (tmp / "a") + " --keep-checkpoints", true);

@@ -398,10 +398,19 @@ TEST(EmbeddingMethod, InterruptedHeadTrainingResumesToTheSameHead) {
   EXPECT_FALSE(fs::exists(dir / "b/head.safetensors"));
   auto r = test::run_qsenti("train --resume " + dir / "b" + " --threads 1 --quiet", true);
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  // Within float rounding, as C's resume test: on LibTorch 2.x (the PyPI
+  // wheel's BLAS) a second process rounded a few weights in the last bit
+  // (CI); a resume that lost the data order, the dropout generator or Adam's
+  // moments is off by orders of magnitude more.
   SafetensorsFile fa(dir / "a/head.safetensors"), fb(dir / "b/head.safetensors");
   ASSERT_EQ(fa.entries().size(), fb.entries().size());
-  for (const auto& [name, e] : fa.entries()) EXPECT_TRUE(torch::equal(fa.tensor(name), fb.tensor(name))) << name;
-  EXPECT_EQ(RunManifest::load(dir / "a").metrics["valid"], RunManifest::load(dir / "b").metrics["valid"]);
+  for (const auto& [name, e] : fa.entries())
+    EXPECT_LE(test::max_abs_diff(fa.tensor(name), fb.tensor(name)), 1e-6) << name;
+  nlohmann::json va = RunManifest::load(dir / "a").metrics["valid"], vb = RunManifest::load(dir / "b").metrics["valid"];
+  EXPECT_NEAR(va.at("log_loss").get<double>(), vb.at("log_loss").get<double>(), 1e-6);
+  va.erase("log_loss");
+  vb.erase("log_loss");
+  EXPECT_EQ(va, vb);
 }
 
 }  // namespace

@@ -63,6 +63,45 @@ TEST(Progress, StatusLineWithRatesAndEta) {
   EXPECT_EQ(p.done(), 25);
 }
 
+// A resumed run: the count starts at its step, the rate and ETA count only
+// this process's work; the caller's detail follows the counts.
+TEST(Progress, ResumedCountAndDetail) {
+  std::ostringstream out;
+  FakeClock clock;
+  auto o = options(out, clock, false);
+  o.label = "train";
+  o.unit = "steps";
+  o.initial = 60;
+  int calls = 0;
+  o.detail = [&] { return "epoch 2/3 loss 0.5 call " + std::to_string(++calls); };
+  Progress p(100, o);
+  clock.t = 10;
+  p.advance(20);  // past the 70% mark: one plain line
+  EXPECT_EQ(out.str(), "train: 80/100 steps 80% | 2.00 steps/s | elapsed 0:10, ETA 0:10 | epoch 2/3 loss 0.5 call 1\n");
+  EXPECT_EQ(p.status_line(), "train: 80/100 steps 80% | 2.00 steps/s | elapsed 0:10, ETA 0:10 | epoch 2/3 loss 0.5 call 2");
+  EXPECT_EQ(p.done(), 80);
+}
+
+// On a terminal, break_line() ends the drawn line once; the next advance
+// draws at once.
+TEST(Progress, BreakLineEndsTheTerminalLine) {
+  std::ostringstream out;
+  FakeClock clock;
+  auto o = options(out, clock, true);
+  Progress p(10, o);
+  p.break_line();
+  EXPECT_EQ(out.str(), "");  // nothing drawn yet
+  clock.t = 1;
+  p.advance(1);
+  p.break_line();
+  p.break_line();
+  const std::string drawn = out.str();
+  EXPECT_EQ(std::count(drawn.begin(), drawn.end(), '\n'), 1) << drawn;
+  clock.t = 1.01;  // within the redraw interval, yet drawn: a fresh line
+  p.advance(1);
+  EXPECT_GT(out.str().size(), drawn.size());
+}
+
 TEST(Progress, UnknownTotalHasNoPercentOrEta) {
   std::ostringstream out;
   FakeClock clock;

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "text/qwen3_tokens.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "model/loading.h"
@@ -39,7 +40,7 @@ void add_init_command(CLI::App& app) {
       if (o->num_labels < 2) throw Error("--num-labels must be at least 2", ExitCode::kUsage);
       c.architectures = {"Qwen3ForSequenceClassification"};
       c.num_labels = o->num_labels;
-      c.pad_token_id = 151643;
+      c.pad_token_id = kQwen3EndOfTextId;
     }
     const torch::Dtype dtype = parse_dtype(o->dtype);
     refuse_existing_output(o->out, o->overwrite, "model");

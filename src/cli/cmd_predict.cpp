@@ -8,6 +8,7 @@
 #include "device/device.h"
 #include "cli/size_prompt.h"
 #include "predict/predict_app.h"
+#include "predict/run_discovery.h"
 #include "util/runtime.h"
 
 namespace qsenti::cli {
@@ -27,7 +28,7 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--method", r.selection.method,
                   "pick the run by method: embedding (A), lora (B) or classifier (C); the run in "
                   "<models-dir>/<method>-<size>/, or the only one of that method")
-      ->check(CLI::IsMember({"embedding", "lora", "classifier"}));
+      ->check(CLI::IsMember(known_methods()));
   cmd->add_option("--model-size", r.selection.model_size, "pick the run by model size: 0.6B, 4B or 8B")
       ->check(CLI::IsMember({"0.6B", "4B", "8B"}));
   cmd->add_option("--models-dir", r.selection.models_dir, "where runs are looked for")->capture_default_str();

@@ -15,15 +15,13 @@
 #include <thread>
 
 #include "util/error.h"
+#include "util/interrupt.h"
 #include "util/runtime.h"
 
 extern char** environ;
 
 namespace qsenti::dist {
 namespace {
-
-volatile sig_atomic_t g_forward_signal = 0;
-void remember_signal(int sig) { g_forward_signal = sig; }
 
 std::string exit_description(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -93,12 +91,9 @@ int launch_workers(const LaunchOptions& o, const std::string& exe, const std::ve
   log << "launching " << o.nproc_per_node << " workers on node " << o.node_rank << " of " << o.nnodes << " (world "
       << world << ", rendezvous " << o.master_addr << ":" << port << ", " << threads << " threads each)\n";
 
-  struct sigaction sa{}, old_int{}, old_term{};
-  sa.sa_handler = remember_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  g_forward_signal = 0;
+  // Ctrl-C and SIGTERM are passed on to every worker (each saves a
+  // checkpoint and exits); the program's one handler records them.
+  InterruptScope interrupts;
 
   std::vector<pid_t> pids(static_cast<size_t>(o.nproc_per_node), -1);
   for (int i = 0; i < o.nproc_per_node; ++i) {
@@ -157,11 +152,7 @@ int launch_workers(const LaunchOptions& o, const std::string& exe, const std::ve
       if (p > 0) ::kill(p, sig);
   };
   while (alive > 0) {
-    if (g_forward_signal != 0) {
-      const int sig = g_forward_signal;
-      g_forward_signal = 0;
-      signal_all(sig);
-    }
+    if (const int sig = take_interrupt()) signal_all(sig);
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid > 0) {
@@ -191,8 +182,6 @@ int launch_workers(const LaunchOptions& o, const std::string& exe, const std::ve
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGTERM, &old_term, nullptr);
   return result;
 }
 

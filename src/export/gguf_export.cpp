@@ -1,3 +1,4 @@
+#include "text/qwen3_tokens.h"
 #include "export/gguf_export.h"
 
 #include <filesystem>
@@ -89,7 +90,7 @@ Source source_for_model(const GgufExportOptions& o) {
   if (s.config.is_sequence_classifier()) {
     s.kind = Kind::kClassifier;
     s.labels = labels_of(s.config);
-    s.pad_id = s.config.pad_token_id.value_or(151643);
+    s.pad_id = s.config.pad_token_id.value_or(kQwen3EndOfTextId);
   } else if (o.embedding || looks_like_embedding_model(o.model)) {
     s.kind = Kind::kEmbedding;
   }

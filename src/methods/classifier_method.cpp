@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "text/qwen3_tokens.h"
 #include "device/device.h"
 #include "io/dataset.h"
 #include "io/split.h"
@@ -208,7 +209,7 @@ std::string train_classifier_method(const TrainOptions& given) {
   auto tok = Tokenizer::for_model(o.model);
   SeqClsEncoding enc;
   enc.max_length = o.max_length;
-  enc.pad_id = static_cast<int32_t>(config.pad_token_id.value_or(tok->endoftext_id() >= 0 ? tok->endoftext_id() : 151643));
+  enc.pad_id = static_cast<int32_t>(config.pad_token_id.value_or(tok->endoftext_id() >= 0 ? tok->endoftext_id() : kQwen3EndOfTextId));
   auto train_ids = seqcls_encode(*tok, data.train.texts, enc);
   auto valid_ids = seqcls_encode(*tok, data.valid.texts, enc);
   const auto label_names = data.labels().names();

@@ -60,16 +60,9 @@ const Tokenizer& Embedder::tokenizer() const {
   return *tokenizer_;
 }
 
+// One recipe for one text and for many (the batch form below).
 std::vector<int32_t> Embedder::token_ids(const std::string& text) const {
-  // The prefix and the text are tokenised as one string, as Hugging Face does
-  // with the formatted query: the boundary ("Query:" + first word) may merge.
-  std::vector<int32_t> ids = options_.instruction.empty()
-                                 ? tokenizer().encode(text, SpecialTokens::kAsText)
-                                 : tokenizer().encode(instruction_prefix(options_.instruction) + text, SpecialTokens::kAsText);
-  if (options_.max_length > 0 && static_cast<int64_t>(ids.size()) > options_.max_length - 1)
-    ids.resize(static_cast<size_t>(std::max<int64_t>(0, options_.max_length - 1)));
-  ids.push_back(endoftext_id_);
-  return ids;
+  return std::move(token_ids(std::vector<std::string>{text}).front());
 }
 
 void Embedder::ensure_model() {
@@ -137,6 +130,8 @@ torch::Tensor Embedder::embed_ids(const std::vector<std::vector<int32_t>>& seqs,
 }
 
 std::vector<std::vector<int32_t>> Embedder::token_ids(const std::vector<std::string>& texts) const {
+  // The prefix and the text are tokenised as one string, as Hugging Face does
+  // with the formatted query: the boundary ("Query:" + first word) may merge.
   std::vector<std::vector<int32_t>> seqs;
   if (options_.instruction.empty()) {
     seqs = tokenizer().encode_batch(texts, SpecialTokens::kAsText);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "text/qwen3_tokens.h"
 #include "model/qwen3.h"
 #include "text/tokenizer.h"
 
@@ -97,7 +98,7 @@ class Embedder {
   int64_t hidden_size_ = 0;
   std::string dtype_name_;
   mutable std::string fingerprint_;
-  int32_t endoftext_id_ = 151643;
+  int32_t endoftext_id_ = kQwen3EndOfTextId;
   EmbedStats stats_;
 };
 

@@ -1,3 +1,4 @@
+#include "text/qwen3_tokens.h"
 #include "methods/hf_run.h"
 
 #include <filesystem>
@@ -66,7 +67,7 @@ RunManifest manifest_for_hf_folder(const std::string& dir_in) {
       if (fs::is_directory(m.base_model) && fs::exists(fs::path(m.base_model) / "config.json")) {
         Qwen3Config bc = Qwen3Config::load(m.base_model);
         if (static_cast<int64_t>(bc.id2label.size()) == n) m.labels = bc.id2label;
-        m.extra["pad_token_id"] = bc.pad_token_id.value_or(151643);
+        m.extra["pad_token_id"] = bc.pad_token_id.value_or(kQwen3EndOfTextId);
       }
       m.extra["recipe"] = "transformers";
       m.extra["max_length"] = 512;
@@ -92,7 +93,7 @@ RunManifest manifest_for_hf_folder(const std::string& dir_in) {
              {"mode", "full"},
              {"model_dir", dir.string()},
              {"recipe", "transformers"},
-             {"pad_token_id", c.pad_token_id.value_or(151643)},
+             {"pad_token_id", c.pad_token_id.value_or(kQwen3EndOfTextId)},
              {"max_length", 512},
              {"dtype", "fp32"}};
   return m;

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "text/qwen3_tokens.h"
 #include "device/device.h"
 #include "io/dataset.h"
 #include "io/labels.h"
@@ -47,7 +48,7 @@ namespace qsenti {
 namespace {
 
 // Pads batches of prompts; never read (masked), any id would do.
-constexpr int32_t kPadId = 151643;
+constexpr int32_t kPadId = kQwen3EndOfTextId;
 
 // Size defaults (size_defaults "lora": batch 16/8/4, lr 2e-4/1e-4/5e-5, LoRA
 // r/alpha 16/32, 32/64, 64/128 for 0.6B/4B/8B; a model of no known size gets

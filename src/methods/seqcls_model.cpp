@@ -1,3 +1,4 @@
+#include "text/qwen3_tokens.h"
 #include "methods/seqcls_model.h"
 
 #include "device/device.h"
@@ -23,7 +24,7 @@ SeqClsEncoding SeqClsEncoding::from_manifest(const nlohmann::json& extra, int64_
   else if (recipe == "append-endoftext") e.recipe = SeqClsRecipe::kAppendEndOfText;
   else throw InputError("manifest.json: unknown classifier recipe \"" + recipe +
                         "\" (this qsenti knows \"transformers\" and \"append-endoftext\"; a newer qsenti wrote it?)");
-  e.pad_id = static_cast<int32_t>(extra.value("pad_token_id", int64_t{151643}));
+  e.pad_id = static_cast<int32_t>(extra.value("pad_token_id", int64_t{kQwen3EndOfTextId}));
   e.max_length = extra.value("max_length", default_max_length);
   return e;
 }
@@ -65,7 +66,7 @@ std::vector<std::vector<int32_t>> seqcls_encode(const Tokenizer& tokenizer, cons
     return ids;
   }
   auto ids = tokenizer.encode_batch(texts, SpecialTokens::kAsText, std::max<int64_t>(0, e.max_length - 1));
-  for (auto& s : ids) s.push_back(tokenizer.endoftext_id() >= 0 ? tokenizer.endoftext_id() : 151643);
+  for (auto& s : ids) s.push_back(tokenizer.endoftext_id() >= 0 ? tokenizer.endoftext_id() : kQwen3EndOfTextId);
   return ids;
 }
 

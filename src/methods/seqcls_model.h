@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/qwen3.h"
+#include "text/qwen3_tokens.h"
 #include "text/tokenizer.h"
 #include "train/trainer.h"
 
@@ -33,7 +34,7 @@ enum class SeqClsRecipe {
 
 struct SeqClsEncoding {
   SeqClsRecipe recipe = SeqClsRecipe::kTransformers;
-  int32_t pad_id = 151643;  // the config's pad_token_id
+  int32_t pad_id = kQwen3EndOfTextId;  // the config's pad_token_id
   int64_t max_length = 256;
 
   // The recipe a run's manifest names (none: kAppendEndOfText, the old runs).

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include "text/qwen3_tokens.h"
 
 namespace qsenti {
 
@@ -27,8 +28,8 @@ struct Qwen3Config {
   bool attention_bias = false;
   std::string hidden_act = "silu";
   std::string torch_dtype = "bfloat16";
-  std::optional<int64_t> bos_token_id = 151643;
-  std::optional<int64_t> eos_token_id = 151645;
+  std::optional<int64_t> bos_token_id = kQwen3EndOfTextId;
+  std::optional<int64_t> eos_token_id = kQwen3ImEndId;
   std::optional<int64_t> pad_token_id;  // the sequence classifier pools on it
   // Sequence classification (Qwen3ForSequenceClassification).
   int64_t num_labels = 2;

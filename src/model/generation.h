@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "text/qwen3_tokens.h"
 #include "model/qwen3.h"
 
 namespace qsenti {
@@ -18,8 +19,8 @@ struct GenerationOptions {
   uint64_t seed = 0;         // sampling is reproducible for a given seed and batch
   // Generation of a row stops after it emits one of these (the stop token is
   // part of the output). Qwen3: <|im_end|> 151645, <|endoftext|> 151643.
-  std::vector<int32_t> stop_ids{151645, 151643};
-  int32_t pad_id = 151643;   // fills the left padding and finished rows
+  std::vector<int32_t> stop_ids{kQwen3ImEndId, kQwen3EndOfTextId};
+  int32_t pad_id = kQwen3EndOfTextId;   // fills the left padding and finished rows
   // false: recompute the whole sequence at every step (slow; a reference for
   // testing the cache).
   bool use_cache = true;

@@ -1,3 +1,4 @@
+#include "text/qwen3_tokens.h"
 #include "model/loading.h"
 
 #include "util/assets.h"
@@ -153,9 +154,9 @@ std::vector<Shard> plan_shards(const std::vector<std::tuple<std::string, std::ve
 }
 
 void write_generation_config(const Qwen3Config& c, const std::string& dir) {
-  nlohmann::json g = {{"bos_token_id", c.bos_token_id.value_or(151643)},
-                      {"eos_token_id", {151645, 151643}},
-                      {"pad_token_id", 151643},
+  nlohmann::json g = {{"bos_token_id", c.bos_token_id.value_or(kQwen3EndOfTextId)},
+                      {"eos_token_id", {kQwen3ImEndId, kQwen3EndOfTextId}},
+                      {"pad_token_id", kQwen3EndOfTextId},
                       {"do_sample", true},
                       {"temperature", 0.6},
                       {"top_p", 0.95},
@@ -186,7 +187,7 @@ void save_qwen3(Qwen3& model, const std::string& dir, torch::Dtype dtype, uint64
   c.torch_dtype = dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kFloat16 ? "float16" : "float32";
   if (model->has_score()) {
     c.architectures = {"Qwen3ForSequenceClassification"};
-    if (!c.pad_token_id) c.pad_token_id = 151643;
+    if (!c.pad_token_id) c.pad_token_id = kQwen3EndOfTextId;
   }
   c.save(dir);
   copy_bundled_tokenizer(dir);

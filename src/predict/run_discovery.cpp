@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "methods/hf_run.h"
+#include "methods/method.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;
@@ -17,15 +18,17 @@ const std::vector<std::string>& known_model_sizes() {
 }
 
 const std::vector<std::string>& known_methods() {
-  static const std::vector<std::string> methods{"embedding", "lora", "classifier"};
-  return methods;
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const Method* m : all_methods()) out.push_back(m->name);
+    return out;
+  }();
+  return names;
 }
 
 std::string method_letter(const std::string& method) {
-  if (method == "embedding") return "A (embedding)";
-  if (method == "lora") return "B (lora)";
-  if (method == "classifier") return "C (classifier)";
-  return method;
+  const Method* m = find_method(method);
+  return m ? m->letter + " (" + m->name + ")" : method;
 }
 
 std::string conventional_base_model(const std::string& models_dir, const std::string& method,

@@ -408,8 +408,6 @@ TrainResult Trainer::run() {
   bopt.pool_batches = cfg.length_pool_batches;
 
   const double t0 = now_s();
-  double last_print = t0;
-  const bool terminal = ::isatty(STDERR_FILENO);
   int64_t tokens_done = 0, steps_done_here = 0;
   const int64_t log_every = std::max<int64_t>(1, I.steps_per_epoch / 50);
   // Two windows: the progress line's (reset when it prints, which depends on
@@ -418,6 +416,26 @@ TrainResult Trainer::run() {
   double loss_sum_window = 0, loss_sum_history = 0;
   int64_t loss_n_window = 0, loss_n_history = 0;
   double comm_ms_total = 0, step_ms_total = 0, comm_ms_history = 0;
+  double shown_lr = 0;
+  // The program's progress line (util/progress): steps, tokens/s, ETA, and
+  // the epoch, the loss since the last line and the learning rate.
+  ProgressOptions po;
+  po.label = cfg.label;
+  po.unit = "steps";
+  po.extra_unit = "tok";
+  po.enabled = !cfg.quiet;
+  po.initial = I.step;
+  po.redraw_interval_s = 0.5;
+  po.log_fraction = 0;  // in a log: a line every 10 s
+  po.detail = [&] {
+    std::string d = "epoch " + std::to_string(I.epoch + 1) + "/" + std::to_string(cfg.epochs) + " loss " +
+                    fmt(loss_sum_window / static_cast<double>(std::max<int64_t>(1, loss_n_window))) + " lr " +
+                    fmt(shown_lr, 3);
+    loss_sum_window = 0;
+    loss_n_window = 0;
+    return d;
+  };
+  Progress progress(I.total_steps, po);
 
   TrainResult result;
   auto finish = [&](TrainResult::Status status) {
@@ -436,7 +454,7 @@ TrainResult Trainer::run() {
       result.allreduce_ms_per_step = comm_ms_total / static_cast<double>(steps_done_here);
       result.step_ms = step_ms_total / static_cast<double>(steps_done_here);
     }
-    if (!cfg.quiet && terminal) std::cerr << "\n";
+    progress.break_line();
     return result;
   };
 
@@ -552,25 +570,12 @@ TrainResult Trainer::run() {
         loss_n_history = 0;
         comm_ms_history = 0;
       }
-      const double t = now_s();
-      if (!cfg.quiet && (t - last_print >= (terminal ? 0.5 : 10.0) || I.step == 1)) {
-        const double el = t - t0;
-        const int64_t target = I.total_steps;
-        const double eta = steps_done_here > 0 ? el / steps_done_here * static_cast<double>(target - I.step) : -1;
-        std::ostringstream line;
-        line << cfg.label << " step " << I.step << "/" << target << " epoch " << I.epoch + 1 << "/" << cfg.epochs
-             << " loss " << fmt(loss_sum_window / std::max<int64_t>(1, loss_n_window)) << " lr " << fmt(lr, 3) << " "
-             << format_rate(el > 0 ? tokens_done / el : 0) << " tok/s elapsed " << format_duration(el) << " ETA "
-             << format_duration(eta);
-        std::cerr << (terminal ? "\r" : "") << line.str() << (terminal ? "\033[K" : "\n") << std::flush;
-        last_print = t;
-        loss_sum_window = 0;
-        loss_n_window = 0;
-      }
+      shown_lr = lr;
+      progress.advance(1, static_cast<int64_t>(step_tokens));
 
       bool saved = false;
       if (cfg.eval_every > 0 && I.step % cfg.eval_every == 0) {
-        if (!cfg.quiet && terminal) std::cerr << "\n";
+        progress.break_line();
         I.validate();
         if (cfg.save_every == 0) {
           I.checkpoint();
@@ -589,7 +594,7 @@ TrainResult Trainer::run() {
       }
       if (stop_requested) {
         if (!saved) I.checkpoint();
-        if (!cfg.quiet && terminal) std::cerr << "\n";
+        progress.break_line();
         throw Error("interrupted" + (interrupt_requested() ? std::string(" by ") + interrupt_name() : std::string()) +
                         " at step " + std::to_string(I.step) + "; checkpoint saved; continue with --resume " +
                         cfg.run_dir,
@@ -599,7 +604,7 @@ TrainResult Trainer::run() {
     // End of the epoch.
     I.epoch += 1;
     I.batch_pos = 0;
-    if (!cfg.quiet && terminal) std::cerr << "\n";
+    progress.break_line();
     I.validate();
     I.checkpoint();
     if (I.patience_exhausted() && I.epoch < cfg.epochs) return finish(TrainResult::Status::kEarlyStopped);

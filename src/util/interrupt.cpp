@@ -47,6 +47,7 @@ InterruptScope::~InterruptScope() {
 bool interrupt_requested() { return g_signal.load() != 0; }
 int interrupt_signal() { return g_signal.load(); }
 const char* interrupt_name() { return g_signal.load() == SIGTERM ? "SIGTERM" : "Ctrl-C"; }
+int take_interrupt() { return g_signal.exchange(0); }
 void request_interrupt(int sig) { g_signal.store(sig); }
 
 }  // namespace qsenti

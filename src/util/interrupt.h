@@ -30,6 +30,11 @@ int interrupt_signal();
 // "Ctrl-C" or "SIGTERM", for messages.
 const char* interrupt_name();
 
+// The pending signal, cleared (0 when none): for a caller that passes each
+// signal on (the worker launcher) and keeps running; the next one is then a
+// first again.
+int take_interrupt();
+
 // For tests: behave as if `sig` had arrived.
 void request_interrupt(int sig = SIGINT);
 

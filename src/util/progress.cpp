@@ -59,6 +59,7 @@ Progress::Progress(int64_t total, ProgressOptions options)
   if (!opt_.clock) opt_.clock = steady_seconds;
   start_ = opt_.clock();
   last_emit_ = start_;
+  done_ = opt_.initial;
   if (total_ > 0 && opt_.log_fraction > 0) {
     const auto step = static_cast<int64_t>(std::ceil(total_ * opt_.log_fraction));
     mark_step_ = step > 0 ? step : 1;
@@ -66,6 +67,7 @@ Progress::Progress(int64_t total, ProgressOptions options)
   } else {
     next_mark_ = INT64_MAX;  // no marks: time only
   }
+  while (next_mark_ != INT64_MAX && next_mark_ <= done_) next_mark_ += mark_step_;
 }
 
 Progress::~Progress() {
@@ -96,16 +98,18 @@ std::string Progress::line_locked(double now) const {
   } else {
     s += " " + opt_.unit;
   }
-  if (elapsed > 0 && done_ > 0) {
-    s += " | " + format_rate(done_ / elapsed) + " " + opt_.unit + "/s";
+  const int64_t here = done_ - opt_.initial;  // done by this process
+  if (elapsed > 0 && here > 0) {
+    s += " | " + format_rate(here / elapsed) + " " + opt_.unit + "/s";
     if (!opt_.extra_unit.empty()) {
       s += ", " + format_rate(extra_ / elapsed) + " " + opt_.extra_unit + "/s";
     }
   }
   s += " | elapsed " + format_duration(elapsed);
-  if (total_ > 0 && done_ > 0 && done_ < total_ && elapsed > 0) {
-    s += ", ETA " + format_duration((total_ - done_) * elapsed / done_);
+  if (total_ > 0 && here > 0 && done_ < total_ && elapsed > 0) {
+    s += ", ETA " + format_duration((total_ - done_) * elapsed / here);
   }
+  if (opt_.detail) s += " | " + opt_.detail();
   return s;
 }
 
@@ -140,6 +144,13 @@ void Progress::advance(int64_t n, int64_t extra) {
   emit_locked(line_locked(now), false);
 }
 
+void Progress::break_line() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!opt_.enabled || !terminal_ || drawn_width_ == 0) return;
+  *out_ << '\n' << std::flush;
+  drawn_width_ = 0;
+}
+
 void Progress::finish() {
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
@@ -147,9 +158,9 @@ void Progress::finish() {
   if (!opt_.enabled) return;
   const double elapsed = opt_.clock() - start_;
   std::string s = opt_.label.empty() ? "" : opt_.label + ": ";
-  s += std::to_string(done_) + " " + opt_.unit + " in " + format_duration(elapsed);
+  s += std::to_string(done_ - opt_.initial) + " " + opt_.unit + " in " + format_duration(elapsed);
   if (elapsed > 0) {
-    s += " (" + format_rate(done_ / elapsed) + " " + opt_.unit + "/s";
+    s += " (" + format_rate((done_ - opt_.initial) / elapsed) + " " + opt_.unit + "/s";
     if (!opt_.extra_unit.empty()) {
       s += ", " + format_rate(extra_ / elapsed) + " " + opt_.extra_unit + "/s";
     }

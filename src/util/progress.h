@@ -27,6 +27,12 @@ struct ProgressOptions {
   double log_interval_s = 10.0;
   double log_fraction = 0.1;
   std::function<double()> clock;  // seconds; default a steady clock (tests inject one)
+  // Where the count starts (a resumed run's steps already done): shown in
+  // done/total, left out of the rate and the ETA.
+  int64_t initial = 0;
+  // Called each time a line is drawn; appended after the counts ("epoch 1/3
+  // loss 0.42"). The caller may reset what it averages there.
+  std::function<std::string()> detail;
 };
 
 class Progress {
@@ -39,6 +45,9 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
 
   void advance(int64_t n = 1, int64_t extra = 0);
+  // Ends a half-drawn terminal line so that other output can follow; the
+  // next advance() draws a fresh one at once.
+  void break_line();
   // Prints the summary line ("<label>: 100 it in 0:12 (8.3 it/s)"); later
   // calls do nothing.
   void finish();
