@@ -7,6 +7,7 @@
 #include "cli/model_source.h"
 #include "device/device.h"
 #include "io/dataset.h"
+#include "methods/batch_scoring.h"
 #include "methods/classifier.h"
 #include "report/report.h"
 #include "train/metrics.h"

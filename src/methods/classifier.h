@@ -3,7 +3,6 @@
 // and the ensemble: texts in, label probabilities out.
 #include <torch/torch.h>
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,12 +39,6 @@ class TextClassifier {
   virtual bool can_embed() const { return false; }
   virtual torch::Tensor embed(const std::vector<std::string>& texts);
 };
-
-// Probabilities of `texts` in one row-major buffer [texts.size() x labels], in
-// float64, scored `chunk` texts at a time so that `done` (progress: texts
-// scored so far in this chunk) sees them arrive. Error on a wrong shape.
-std::vector<double> predict_proba_flat(TextClassifier& clf, const std::vector<std::string>& texts, size_t chunk,
-                                       const std::function<void(int64_t)>& done = {});
 
 // Opens a run folder and builds the method's classifier from its manifest.
 std::unique_ptr<TextClassifier> load_classifier(const std::string& run_dir, const PredictOptions& options = {});

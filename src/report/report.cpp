@@ -149,7 +149,8 @@ std::string validation_value_series_name(const std::string& key) {
 Series history_series(const ReportRun& r, const std::string& type, const std::string& key) {
   Series s;
   for (const auto& rec : r.history) {
-    if (rec.value("type", "") != type || !rec.contains("step")) continue;
+    // Hand-edited records of other shapes are passed over, not fatal.
+    if (!rec.contains("type") || rec["type"] != type || !rec.contains("step")) continue;
     const nlohmann::json* v = nullptr;
     if (type == "valid" && rec.contains("metrics") && rec["metrics"].is_object() && rec["metrics"].contains(key))
       v = &rec["metrics"][key];
