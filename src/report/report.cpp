@@ -377,7 +377,9 @@ std::string comparison_section(const std::vector<ReportRun>& runs) {
     }
     const Metrics& m = *r.metrics;
     const auto auc = table_auc(r);
-    o << "<td>" << html_escape(r.metrics_source) << "</td><td>" << m.n << "</td><td>" << fixed4(m.accuracy)
+    // The file's name alone keeps the table narrow; each run's section has the whole path.
+    const std::string source = r.predictions ? fs::path(r.predictions->data).filename().string() : r.metrics_source;
+    o << "<td>" << html_escape(source) << "</td><td>" << m.n << "</td><td>" << fixed4(m.accuracy)
       << "</td><td>" << fixed4(m.macro_f1) << "</td><td>" << fixed4(m.weighted_f1) << "</td><td>"
       << fixed4(m.balanced_accuracy) << "</td><td>" << fixed4(m.log_loss) << "</td><td>"
       << (auc ? fixed4(*auc) : "n/a") << "</td><td>"
@@ -437,7 +439,7 @@ h2 small{color:#777;font-weight:normal}h3{font-size:15px;margin-bottom:6px}
 .charts svg{border:1px solid #ddd}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-thead th{background:#f3f3f3}td.text{max-width:640px;word-break:break-all}
+thead th{background:#f3f3f3}td{overflow-wrap:anywhere}td.text{max-width:640px}
 .note{color:#666;font-size:13px}.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}
 )";
 
