@@ -7,8 +7,11 @@
 #include "cli/model_source.h"
 #include "device/device.h"
 #include "io/dataset.h"
+#include "methods/batch_scoring.h"
 #include "methods/classifier.h"
+#include "report/report.h"
 #include "train/metrics.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/progress.h"
 #include "util/runtime.h"
@@ -17,7 +20,7 @@ namespace qsenti::cli {
 
 void add_eval_command(CLI::App& app) {
   struct Opts {
-    std::string run, data, format = "auto", dtype = "auto";
+    std::string run, data, format = "auto", dtype = "auto", report;
     PredictOptions hf;  // --base, --label-words
     bool json = false, skip_bad_rows = false, quiet = false;
     int64_t batch_size = 16, max_length = 0;
@@ -29,6 +32,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--data", o->data, "labelled data: TSV (text<TAB>label), CSV (label,review) or JSON lines")->required();
   cmd->add_option("--format", o->format, "data format: auto (from the extension), tsv, csv, jsonl")->capture_default_str();
   cmd->add_flag("--json", o->json, "print the metrics as one JSON object instead of the table");
+  cmd->add_option("--report", o->report, "also write an HTML report of these predictions (charts, mistakes; as `qsenti report`)");
   cmd->add_flag("--quiet", o->quiet, "no progress line");
   cmd->add_option("--batch-size", o->batch_size, "texts per forward pass")->check(positive())->capture_default_str();
   cmd->add_option("--max-length", o->max_length, "tokens per text at most (0 = as the run was trained)")->check(non_negative())->capture_default_str();
@@ -61,28 +65,21 @@ void add_eval_command(CLI::App& app) {
 
     // In chunks, so that a long file shows progress (rate, ETA) and its
     // probabilities arrive as they are computed.
-    const int64_t K = static_cast<int64_t>(clf->labels().size());
-    const size_t chunk = static_cast<size_t>(o->batch_size * 16);  // 16 forwards a step
     ProgressOptions popt;
     popt.label = "eval";
     popt.unit = "texts";
     popt.enabled = !o->quiet;
     Progress progress(static_cast<int64_t>(data.size()), popt);
-    std::vector<double> flat;
-    flat.reserve(data.size() * static_cast<size_t>(K));
-    for (size_t from = 0; from < data.size(); from += chunk) {
-      const size_t to = std::min(data.size(), from + chunk);
-      std::vector<std::string> texts(data.texts.begin() + static_cast<std::ptrdiff_t>(from),
-                                     data.texts.begin() + static_cast<std::ptrdiff_t>(to));
-      torch::Tensor p = clf->predict_proba(texts).to(torch::kFloat64).contiguous();
-      if (p.dim() != 2 || p.size(0) != static_cast<int64_t>(texts.size()) || p.size(1) != K)
-        throw Error("eval: the classifier returned probabilities of shape " + c10::str(p.sizes()) + ", expected [" +
-                    std::to_string(texts.size()) + ", " + std::to_string(K) + "]");
-      flat.insert(flat.end(), p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
-      progress.advance(static_cast<int64_t>(texts.size()));
-    }
+    std::vector<double> flat = predict_proba_flat(*clf, data.texts, static_cast<size_t>(o->batch_size * 16),
+                                                  [&](int64_t n) { progress.advance(n); });  // 16 forwards a step
     progress.finish();
     Metrics m = compute_metrics_flat(data.labels, flat, clf->labels());
+    if (!o->report.empty()) {
+      report::ReportRun r = report::read_report_run(o->run, clf->manifest());
+      report::set_predictions(r, {o->data, data.texts, data.labels, data.lines, std::move(flat)});
+      write_text_atomically(o->report, report::report_html({r}));
+      if (!o->quiet) std::cerr << "report written to " << o->report << "\n";
+    }
     if (o->json) {
       nlohmann::json j = to_json(m);
       j["run"] = o->run;

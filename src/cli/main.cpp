@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   qsenti::cli::add_predict_command(app);
   qsenti::cli::add_embed_command(app);
   qsenti::cli::add_eval_command(app);
+  qsenti::cli::add_report_command(app);
   qsenti::cli::add_generate_command(app);
   qsenti::cli::add_export_command(app);
   qsenti::cli::add_serve_command(app);
