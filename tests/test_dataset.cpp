@@ -13,6 +13,7 @@
 #include "test_util.h"
 #include "io/labels.h"
 #include "io/split.h"
+#include "train/train_options.h"
 #include "util/error.h"
 
 using namespace qsenti;
@@ -469,6 +470,27 @@ TEST(DatasetColumns, RowReaderWithoutLabelsForPrediction) {
   EXPECT_FALSE(row.label_text.has_value());
   EXPECT_FALSE(reader.has_label_column());
   EXPECT_THROW(reader.set_columns({"id", ""}), Error);
+}
+
+TEST(DatasetColumns, SavedInTrainOptionsAndKeptOnResume) {
+  TrainOptions o;
+  o.method = "classifier";
+  o.model = "m";
+  o.train_path = "t.csv";
+  o.text_column = "review";
+  o.label_column = "2";
+  test::TempDir dir;
+  test::write_file(dir / "train_options.json", train_options_to_json(o).dump(2));
+  TrainOptions given;
+  given.resume = dir.path();
+  const TrainOptions resumed = options_for_resume(given, "classifier");
+  EXPECT_EQ(resumed.text_column, "review");
+  EXPECT_EQ(resumed.label_column, "2");
+  // Files written before the options existed read as the defaults.
+  nlohmann::json old = train_options_to_json(o);
+  old.erase("text_column");
+  old.erase("label_column");
+  EXPECT_EQ(train_options_from_json(old, "x").text_column, "");
 }
 
 // ---------------------------------------------------------------- streaming
