@@ -13,6 +13,7 @@
 #include "test_util.h"
 #include "io/labels.h"
 #include "io/split.h"
+#include "train/train_options.h"
 #include "util/error.h"
 
 using namespace qsenti;
@@ -292,9 +293,10 @@ TEST(Csv, QuotedFieldsEdgeCases) {
 
 TEST(Csv, HeaderProblemsAreClearErrors) {
   EXPECT_EQ(read_error("id,label,body\n1,0,x\n", "x.csv"),
-            "x.csv:1: the header has no 'text' or 'review' column (columns: id, label, body)");
+            "x.csv:1: the header has no 'text' or 'review' column (columns: id, label, body); name it with "
+            "--text-column");
   EXPECT_EQ(read_error("id,text\n1,x\n", "x.csv"),
-            "x.csv:1: the header has no 'label' column (columns: id, text)");
+            "x.csv:1: the header has no 'label' column (columns: id, text); name it with --label-column");
   EXPECT_EQ(read_error("label,text,label\n1,x,1\n", "x.csv"),
             "x.csv:1: the header names column 'label' twice");
   // Without labels, a text column is all a row reader needs.
@@ -380,6 +382,115 @@ TEST(Jsonl, MalformedLines) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_FALSE(rows[0].label_text.has_value());
   EXPECT_FALSE(rows[1].label_text.has_value());
+}
+
+// ---------------------------------------------------------------- columns
+
+namespace {
+
+ReadOptions with_columns(const std::string& text, const std::string& label) {
+  ReadOptions o;
+  o.columns = {text, label};
+  return o;
+}
+
+}  // namespace
+
+TEST(DatasetColumns, CsvByNameWithQuotedCommasNewlinesAndBom) {
+  // The shape: header cat,label,review; names compared case-insensitively.
+  Dataset ds = read_string(
+      "\xEF\xBB\xBF" "cat,label,review\r\n"
+      "food,1,\"好吃, 还会再来\"\r\n"
+      "food,0,\"他说\"\"难吃\"\"\n再也不来\"\r\n",
+      "x.csv", with_columns("Review", "LABEL"));
+  EXPECT_EQ(ds.texts, (std::vector<std::string>{"好吃, 还会再来", "他说\"难吃\"\n再也不来"}));
+  EXPECT_EQ(ds.labels, (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(ds.lines, (std::vector<int64_t>{2, 3}));
+  // By index: the same columns.
+  Dataset by_index = read_string("cat,label,review\nfood,1,好\nfood,0,差\n", "x.csv", with_columns("2", "1"));
+  EXPECT_EQ(by_index.texts, (std::vector<std::string>{"好", "差"}));
+  EXPECT_EQ(by_index.labels, (std::vector<int64_t>{1, 0}));
+  // The text column named, the label found by its default name.
+  EXPECT_EQ(read_string("cat,label,body\nfood,1,好\nx,0,差\n", "x.csv", with_columns("body", "")).texts,
+            (std::vector<std::string>{"好", "差"}));
+}
+
+TEST(DatasetColumns, UnknownColumnsListTheHeader) {
+  EXPECT_EQ(read_error("cat,label,review\nfood,1,好\n", "x.csv", with_columns("comment", "")),
+            "x.csv:1: the header has no column 'comment' (--text-column; columns: cat, label, review)");
+  EXPECT_EQ(read_error("cat,label,review\nfood,1,好\n", "x.csv", with_columns("review", "stars")),
+            "x.csv:1: the header has no column 'stars' (--label-column; columns: cat, label, review)");
+  EXPECT_EQ(read_error("cat,label,review\nfood,1,好\n", "x.csv", with_columns("5", "")),
+            "x.csv:1: column 5 is past the header's 3 columns (cat, label, review)");
+  EXPECT_EQ(read_error("cat,label,review\nfood,1,好\n", "x.csv", with_columns("review", "2")),
+            "x.csv:1: the text and the label are the same column (review)");
+  EXPECT_EQ(read_error("cat\tscore\nfood\t1\n", "x.tsv", with_columns("review", "score")),
+            "x.tsv:1: the header has no column 'review' (--text-column; columns: cat, score)");
+}
+
+TEST(DatasetColumns, TsvHeaderByNameAndIndexWithoutHeader) {
+  // A name makes the first line the header, even without text/label names.
+  Dataset named = read_string("id\tstars\tbody\n1\t1\t好\n2\t0\t差\n", "x.tsv", with_columns("body", "stars"));
+  EXPECT_EQ(named.texts, (std::vector<std::string>{"好", "差"}));
+  EXPECT_EQ(named.labels, (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(named.lines, (std::vector<int64_t>{2, 3}));
+  // Indices without a header: any number of fields.
+  Dataset indexed = read_string("1\tfood\t好\n0\tfood\t差\n", "x.tsv", with_columns("2", "0"));
+  EXPECT_EQ(indexed.texts, (std::vector<std::string>{"好", "差"}));
+  EXPECT_EQ(indexed.labels, (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(indexed.lines, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(read_error("1\tfood\t好\n0\tfood\n", "x.tsv", with_columns("2", "0")),
+            "x.tsv:2: expected at least 3 tab-separated fields, found 2");
+  // Indices with a recognised header skip it.
+  Dataset headed = read_string("cat\tlabel\treview\nfood\t1\t好\nx\t0\t差\n", "x.tsv", with_columns("2", "1"));
+  EXPECT_EQ(headed.texts, (std::vector<std::string>{"好", "差"}));
+  // A BOM before a named header.
+  EXPECT_EQ(read_string("\xEF\xBB\xBF" "body\tstars\n好\t1\n差\t0\n", "x.tsv", with_columns("body", "stars")).size(), 2u);
+}
+
+TEST(DatasetColumns, JsonlKeys) {
+  Dataset ds = read_string("{\"review\": \"x\", \"content\": \"好\", \"stars\": 1}\n"
+                           "{\"content\": \"差\", \"stars\": 0}\n",
+                           "x.jsonl", with_columns("content", "stars"));
+  EXPECT_EQ(ds.texts, (std::vector<std::string>{"好", "差"}));
+  EXPECT_EQ(ds.labels, (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(read_error("{\"body\": \"好\", \"stars\": 1}\n", "x.jsonl", with_columns("content", "stars")),
+            "x.jsonl:1: missing \"content\" (--text-column; keys: body, stars)");
+  EXPECT_EQ(read_error("{\"content\": \"好\", \"label\": 1}\n", "x.jsonl", with_columns("content", "stars")),
+            "x.jsonl:1: missing label");
+}
+
+TEST(DatasetColumns, RowReaderWithoutLabelsForPrediction) {
+  std::istringstream in("id,body\n1,好\n");
+  RowReader reader(in, "x.csv");
+  reader.set_columns({"body", ""});
+  Row row;
+  ASSERT_TRUE(reader.next(row));
+  EXPECT_EQ(row.text, "好");
+  EXPECT_FALSE(row.label_text.has_value());
+  EXPECT_FALSE(reader.has_label_column());
+  EXPECT_THROW(reader.set_columns({"id", ""}), Error);
+}
+
+TEST(DatasetColumns, SavedInTrainOptionsAndKeptOnResume) {
+  TrainOptions o;
+  o.method = "classifier";
+  o.model = "m";
+  o.train_path = "t.csv";
+  o.text_column = "review";
+  o.label_column = "2";
+  test::TempDir dir;
+  test::write_file(dir / "train_options.json", train_options_to_json(o).dump(2));
+  TrainOptions given;
+  given.resume = dir.path();
+  const TrainOptions resumed = options_for_resume(given, "classifier");
+  EXPECT_EQ(resumed.text_column, "review");
+  EXPECT_EQ(resumed.label_column, "2");
+  // Files written before the options existed read as the defaults.
+  nlohmann::json old = train_options_to_json(o);
+  old.erase("text_column");
+  old.erase("label_column");
+  EXPECT_EQ(train_options_from_json(old, "x").text_column, "");
 }
 
 // ---------------------------------------------------------------- streaming

@@ -616,6 +616,56 @@ TEST_F(PredictBinary, InteractiveLoopFromAPipe) {
   EXPECT_NE(r.output.find("ensemble (mean)"), std::string::npos) << r.output;
 }
 
+TEST_F(PredictBinary, CsvForExcelResumesAndALogGetsOneProgressLine) {
+  const std::string out = *home_ / "excel/out.csv", log = *home_ / "excel/predict.log";
+  const std::string cmd = "predict --run " + run_dir() + " --file " + *home_ / "train.tsv" + " --out " + out +
+                          " --bom --batch-size 8";
+  auto first = qsenti(cmd + " --stop-after-batches 2 --quiet", true);
+  EXPECT_EQ(first.exit_code, 130) << first.output;
+  auto r = qsenti(cmd + " 2> " + log);  // stderr a file: not a terminal
+  ASSERT_EQ(r.exit_code, 0) << slurp(log);
+  const std::string csv = slurp(out);
+  EXPECT_EQ(csv.rfind("\xEF\xBB\xBFline,text,label,label_name,probability,p_negative,p_positive,true_label", 0), 0u)
+      << csv.substr(0, 100);
+  EXPECT_EQ(csv.find("\xEF\xBB\xBF", 3), std::string::npos);  // once, at the start, after the resume
+  std::istringstream rows(csv);
+  int n = 0;
+  for (std::string line; std::getline(rows, line);) ++n;
+  EXPECT_EQ(n, 81);
+  // Method A's embedder draws no line of its own inside predict's, and a log
+  // gets no progress line before 10 s: the summary alone.
+  const std::string text = slurp(log);
+  EXPECT_EQ(text.find("embedding:"), std::string::npos) << text;
+  int progress_lines = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) progress_lines += line.rfind("predict: ", 0) == 0;
+  EXPECT_EQ(progress_lines, 1) << text;
+  // Weibo posts run past the run's 32 tokens.
+  EXPECT_NE(text.find(" texts were longer than 32 tokens and were truncated (--max-length)"), std::string::npos)
+      << text;
+  // --excel is the same flag, and JSON lines have no use for it.
+  auto jsonl = qsenti("predict --run " + run_dir() + " --file " + *home_ / "train.tsv" + " --out " +
+                          *home_ / "excel/out.jsonl" + " --excel --quiet",
+                      true);
+  EXPECT_EQ(jsonl.exit_code, 2) << jsonl.output;
+  EXPECT_NE(jsonl.output.find("--bom is for CSV output"), std::string::npos) << jsonl.output;
+}
+
+TEST_F(PredictBinary, TrainingCountsTruncatedTextsPerSplit) {
+  const auto m = test::read_json(run_dir() + "/manifest.json");
+  ASSERT_TRUE(m["metrics"].contains("truncated")) << m.dump();
+  const auto& t = m["metrics"]["truncated"];
+  EXPECT_EQ(t["max_length"], 32);
+  EXPECT_GT(t["train"].get<int64_t>(), 0);
+  EXPECT_GE(t["valid"].get<int64_t>(), 0);
+  EXPECT_EQ(t["test"], 0);
+  // The eval note says the same for its file.
+  auto eval = qsenti("eval --run " + run_dir() + " --data train.tsv", true);
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NE(eval.output.find("of 80 texts were longer than 32 tokens and were truncated"), std::string::npos)
+      << eval.output;
+}
+
 TEST_F(PredictBinary, ExitCodesScriptsCanRelyOn) {
   EXPECT_EQ(qsenti("predict --run " + run_dir() + " --out x.jsonl --text hi", true).exit_code, 2);
   EXPECT_EQ(qsenti("predict --bogus-option", true).exit_code, 2);

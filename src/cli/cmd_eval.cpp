@@ -1,5 +1,6 @@
 // qsenti eval: scores a trained run (any method) on a labelled file.
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -11,6 +12,7 @@
 #include "methods/classifier.h"
 #include "report/report.h"
 #include "train/metrics.h"
+#include "train/train_options.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -18,9 +20,30 @@
 
 namespace qsenti::cli {
 
+namespace {
+
+// The run's --text-column/--label-column, when `data` is in the format its
+// training file was (a file in the same shape); else the defaults.
+Columns columns_of_training(const std::string& run, const std::string& data, DataFormat format) {
+  if (!std::filesystem::exists(std::filesystem::path(run) / "train_options.json")) return {};
+  const TrainOptions saved = saved_train_options(run);
+  if (saved.text_column.empty() && saved.label_column.empty()) return {};
+  try {
+    const DataFormat trained = saved.data_format == "auto" ? data_format_for_path(saved.train_path)
+                                                            : parse_data_format(saved.data_format);
+    if (format == DataFormat::kAuto) format = data_format_for_path(data);
+    if (format != trained) return {};
+  } catch (const Error&) {
+    return {};
+  }
+  return {saved.text_column, saved.label_column};
+}
+
+}  // namespace
+
 void add_eval_command(CLI::App& app) {
   struct Opts {
-    std::string run, data, format = "auto", dtype = "auto", report;
+    std::string run, data, format = "auto", dtype = "auto", report, text_column, label_column;
     PredictOptions hf;  // --base, --label-words
     bool json = false, skip_bad_rows = false, quiet = false;
     int64_t batch_size = 16, max_length = 0;
@@ -31,6 +54,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--run", o->run, "run folder written by `qsenti train` (holds manifest.json), or a transformers classifier / peft adapter folder")->required();
   cmd->add_option("--data", o->data, "labelled data: TSV (text<TAB>label), CSV (label,review) or JSON lines")->required();
   cmd->add_option("--format", o->format, "data format: auto (from the extension), tsv, csv, jsonl")->capture_default_str();
+  add_column_options(cmd, o->text_column, o->label_column);
   cmd->add_flag("--json", o->json, "print the metrics as one JSON object instead of the table");
   cmd->add_option("--report", o->report, "also write an HTML report of these predictions (charts, mistakes; as `qsenti report`)");
   cmd->add_flag("--quiet", o->quiet, "no progress line");
@@ -59,6 +83,8 @@ void add_eval_command(CLI::App& app) {
     ro.format = parse_data_format(o->format);
     ro.skip_bad_rows = o->skip_bad_rows;
     ro.labels = LabelSet(clf->labels());
+    ro.columns = {o->text_column, o->label_column};
+    if (ro.columns.empty()) ro.columns = columns_of_training(o->run, o->data, ro.format);
     Dataset data = read_dataset(o->data, ro);
     const std::string bad = describe_bad_rows(data.source, data.bad_rows);
     if (!bad.empty()) std::cerr << "warning: " << bad << "\n";
@@ -73,6 +99,8 @@ void add_eval_command(CLI::App& app) {
     std::vector<double> flat = predict_proba_flat(*clf, data.texts, static_cast<size_t>(o->batch_size * 16),
                                                   [&](int64_t n) { progress.advance(n); });  // 16 forwards a step
     progress.finish();
+    const std::string truncated = describe_truncation(*clf, static_cast<int64_t>(data.size()));
+    if (!truncated.empty() && !o->quiet) std::cerr << truncated << "\n";
     Metrics m = compute_metrics_flat(data.labels, flat, clf->labels());
     if (!o->report.empty()) {
       report::ReportRun r = report::read_report_run(o->run, clf->manifest());
@@ -86,6 +114,7 @@ void add_eval_command(CLI::App& app) {
       j["method"] = clf->manifest().method;
       j["data"] = o->data;
       j["bad_rows"] = data.bad_rows.size();
+      j["truncated"] = std::max<int64_t>(0, clf->truncated_texts());
       std::cout << j.dump() << "\n";
     } else {
       std::cout << "run " << o->run << " (method " << clf->manifest().method << ") on " << o->data << ": " << m.n

@@ -49,6 +49,8 @@ void add_predict_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out-format", r.out_format, "jsonl or csv (default: from --out's extension; jsonl for -)")
       ->check(CLI::IsMember({"jsonl", "json", "csv"}));
+  add_column_options(cmd, r.text_column, r.label_column);
+  cmd->add_flag("--bom,--excel", r.bom, "start CSV output with a UTF-8 byte-order mark, so that Excel reads it as UTF-8");
   cmd->add_flag("--no-text", o->no_text, "leave the text out of --file's output (line numbers identify rows)");
   cmd->add_flag("--restart", r.restart, "discard OUT.partial of an interrupted --file job instead of resuming it");
   cmd->add_flag("--resume", "resume an interrupted --file job (the default whenever OUT.partial exists; "

@@ -80,6 +80,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--valid", o->valid_path, "validation data; default: a stratified, seeded split of --train");
   cmd->add_option("--test", o->test_path, "test data, evaluated once with the best checkpoint");
   cmd->add_option("--format", o->data_format, "data format: auto (from the extension), tsv, csv, jsonl")->capture_default_str();
+  add_column_options(cmd, o->text_column, o->label_column);
   cmd->add_option("--out", o->out, "run folder to write; default models/<method>-<size>");
   cmd->add_flag("--skip-bad-rows", o->skip_bad_rows, "skip malformed rows (reported) instead of stopping");
   cmd->add_option("--labels", o->labels,

@@ -31,6 +31,15 @@ void add_hf_run_options(CLI::App* cmd, PredictOptions& o) {
       ->delimiter(',');
 }
 
+void add_column_options(CLI::App* cmd, std::string& text_column, std::string& label_column) {
+  cmd->add_option("--text-column", text_column,
+                  "column holding the text: a header name, a 0-based index, or the key in JSON lines "
+                  "(default text or review; in a TSV without header 0)");
+  cmd->add_option("--label-column", label_column,
+                  "column holding the label: a header name, a 0-based index, or the key in JSON lines "
+                  "(default label; in a TSV without header 1)");
+}
+
 void add_device_option(CLI::App* cmd, std::string& device) {
   cmd->add_option("--device", device, "where the model runs: auto (a GPU when there is one), cpu, cuda, cuda:N")
       ->check([](const std::string& v) {

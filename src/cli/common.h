@@ -24,6 +24,10 @@ const std::vector<std::string>& command_line_args();  // without argv[0]
 // (a peft adapter whose base is elsewhere, a CAUSAL_LM adapter's label words).
 void add_hf_run_options(CLI::App* cmd, PredictOptions& options);
 
+// --text-column and --label-column: a header name, a 0-based index, or (JSON
+// lines) a key; common to all methods, train, eval and predict.
+void add_column_options(CLI::App* cmd, std::string& text_column, std::string& label_column);
+
 // --device auto|cpu|cuda|cuda:N, checked before anything loads.
 void add_device_option(CLI::App* cmd, std::string& device);
 // --dtype from `choices`; fp16 is refused with the reason (see common.cpp).

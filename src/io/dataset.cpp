@@ -103,6 +103,14 @@ std::string join_names(const std::vector<std::string>& names) {
   return out;
 }
 
+// A column given as all digits is an index.
+std::optional<int64_t> column_index(const std::string& column) {
+  if (column.empty() || column.size() > 6) return std::nullopt;
+  for (char c : column)
+    if (c < '0' || c > '9') return std::nullopt;
+  return std::stoll(column);
+}
+
 std::string display_source(const std::string& path) { return path == "-" ? "<stdin>" : path; }
 
 std::string extension_of(const std::string& path) {
@@ -181,6 +189,7 @@ struct RowReader::Impl {
   int label_col = 1;  // -1: none
   int64_t header_line = 0;
   std::vector<std::string> header_names;
+  Columns columns;  // as asked for; empty fields: the defaults
   std::optional<std::string> pending;  // a line read ahead (TSV header probe)
   int64_t pending_line = 0;
 
@@ -208,32 +217,53 @@ struct RowReader::Impl {
     bad.push_back({line, problem});
   }
 
+  std::string at(int64_t line) const { return source + ":" + std::to_string(line) + ": "; }
+
+  // The column `wanted` names in a header: its index when all digits, else
+  // the one column of that name; -1 when the name is absent.
+  int column_in(const std::vector<std::string>& names, const std::string& wanted, int64_t line) const {
+    if (const auto index = column_index(wanted)) {
+      if (*index >= static_cast<int64_t>(names.size()))
+        throw InputError(at(line) + "column " + wanted + " is past the header's " + std::to_string(names.size()) +
+                         " columns (" + join_names(names) + ")");
+      return static_cast<int>(*index);
+    }
+    const std::string n = lower_trimmed(wanted);
+    int found = -1;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (lower_trimmed(names[i]) != n) continue;
+      if (found >= 0) throw InputError(at(line) + "the header names column '" + n + "' twice");
+      found = static_cast<int>(i);
+    }
+    return found;
+  }
+
   // Finds the text and label columns in a header; throws when there is no
-  // text column.
+  // text column, or no label column that was asked for by name.
   void set_header(const std::vector<std::string>& names, int64_t line) {
     headed = true;
     header_line = line;
     n_columns = names.size();
     header_names = names;
-    text_col = label_col = -1;
-    int review_col = -1;
-    for (size_t i = 0; i < names.size(); ++i) {
-      const std::string n = lower_trimmed(names[i]);
-      int* slot = n == "text" ? &text_col : n == "review" ? &review_col
-                                          : n == "label" ? &label_col : nullptr;
-      if (!slot) continue;
-      if (*slot >= 0) {
-        throw InputError(source + ":" + std::to_string(line) + ": the header names column '" +
-                         n + "' twice");
-      }
-      *slot = static_cast<int>(i);
+    if (!columns.text.empty()) {
+      text_col = column_in(names, columns.text, line);
+      if (text_col < 0)
+        throw InputError(at(line) + "the header has no column '" + columns.text + "' (--text-column; columns: " +
+                         join_names(names) + ")");
+    } else {
+      text_col = column_in(names, "text", line);
+      if (text_col < 0) text_col = column_in(names, "review", line);
+      if (text_col < 0)
+        throw InputError(at(line) + "the header has no 'text' or 'review' column (columns: " + join_names(names) +
+                         "); name it with --text-column");
     }
-    if (text_col < 0) text_col = review_col;
-    if (text_col < 0) {
-      throw InputError(source + ":" + std::to_string(line) +
-                       ": the header has no 'text' or 'review' column (columns: " +
+    label_col = column_in(names, columns.label.empty() ? "label" : columns.label, line);
+    if (label_col < 0 && !columns.label.empty())
+      throw InputError(at(line) + "the header has no column '" + columns.label + "' (--label-column; columns: " +
                        join_names(names) + ")");
-    }
+    if (label_col == text_col && columns.label.empty()) label_col = -1;  // --text-column label: no labels
+    if (label_col == text_col)
+      throw InputError(at(line) + "the text and the label are the same column (" + names[text_col] + ")");
   }
 
   void start() {
@@ -268,11 +298,21 @@ struct RowReader::Impl {
           has_text |= n == "text" || n == "review";
           has_label |= n == "label";
         }
-        if (has_text && has_label) {
+        // A column given by name can only be found in a header.
+        const bool named = (!columns.text.empty() && !column_index(columns.text)) ||
+                           (!columns.label.empty() && !column_index(columns.label));
+        if (named || (has_text && has_label)) {
           set_header(fields, line_no);
         } else {
           pending = std::move(line);
           pending_line = line_no;
+          if (!columns.empty()) {
+            text_col = columns.text.empty() ? 0 : static_cast<int>(*column_index(columns.text));
+            label_col = columns.label.empty() ? 1 : static_cast<int>(*column_index(columns.label));
+            if (label_col == text_col)
+              throw InputError(at(line_no) + "the text and the label are the same column (" +
+                               std::to_string(text_col) + ")");
+          }
         }
         return;
       }
@@ -399,6 +439,19 @@ struct RowReader::Impl {
         if (from_columns(row, fields, line_no, "tab-separated fields")) return true;
         continue;
       }
+      if (!columns.empty()) {
+        // Columns by index: any number of fields; a row too short for the
+        // label column has none.
+        if (fields.size() <= static_cast<size_t>(text_col)) {
+          fail(line_no, "expected at least " + std::to_string(text_col + 1) + " tab-separated fields, found " +
+                            std::to_string(fields.size()));
+          continue;
+        }
+        std::optional<std::string> label;
+        if (fields.size() > static_cast<size_t>(label_col)) label = std::move(fields[label_col]);
+        if (finish(row, std::move(fields[text_col]), std::move(label), line_no)) return true;
+        continue;
+      }
       if (fields.size() > 2) {
         fail(line_no, "expected text<TAB>label, found " + std::to_string(fields.size()) +
                           " tab-separated fields");
@@ -470,18 +523,25 @@ struct RowReader::Impl {
                           (j.is_array() ? " (JSON lines hold one object per line)" : ""));
         continue;
       }
-      auto t = j.find("text");
-      if (t == j.end()) t = j.find("review");
+      const std::string text_key = columns.text.empty() ? "text" : columns.text;
+      auto t = j.find(text_key);
+      if (t == j.end() && columns.text.empty()) t = j.find("review");
       if (t == j.end() || t->is_null()) {
-        fail(line_no, "missing \"text\"");
+        std::string problem = "missing \"" + text_key + "\"";
+        if (!columns.text.empty()) {
+          std::string keys;
+          for (auto it = j.begin(); it != j.end(); ++it) keys += (keys.empty() ? "" : ", ") + it.key();
+          problem += " (--text-column; keys: " + (keys.empty() ? std::string("none") : keys) + ")";
+        }
+        fail(line_no, problem);
         continue;
       }
       if (!t->is_string()) {
-        fail(line_no, std::string("\"text\" is a ") + t->type_name() + ", not a string");
+        fail(line_no, "\"" + text_key + "\" is a " + t->type_name() + ", not a string");
         continue;
       }
       std::optional<std::string> label;
-      auto l = j.find("label");
+      auto l = j.find(columns.label.empty() ? "label" : columns.label);
       if (l != j.end() && !l->is_null()) {
         if (l->is_string()) {
           label = l->get<std::string>();
@@ -546,6 +606,11 @@ bool RowReader::next(Row& row) {
   throw Error("RowReader: unresolved data format");
 }
 
+void RowReader::set_columns(const Columns& columns) {
+  if (impl_->started) throw Error("RowReader::set_columns after the first row");
+  impl_->columns = columns;
+}
+
 const std::string& RowReader::source() const { return impl_->source; }
 DataFormat RowReader::format() const { return impl_->format; }
 bool RowReader::has_label_column() const { return impl_->label_col >= 0; }
@@ -563,7 +628,7 @@ void RowReader::require_label_column() {
   if (impl_->header_names.empty()) return;  // empty file: reported as having no rows
   throw InputError(impl_->source + ":" + std::to_string(impl_->header_line) +
                    ": the header has no 'label' column (columns: " +
-                   join_names(impl_->header_names) + ")");
+                   join_names(impl_->header_names) + "); name it with --label-column");
 }
 
 // ---------------------------------------------------------------------------
@@ -670,11 +735,13 @@ Dataset read_all(RowReader& reader, const ReadOptions& options) {
 
 Dataset read_dataset(const std::string& path, const ReadOptions& options) {
   RowReader reader(path, options.format, options.skip_bad_rows);
+  reader.set_columns(options.columns);
   return read_all(reader, options);
 }
 
 Dataset read_dataset(std::istream& in, const std::string& source, const ReadOptions& options) {
   RowReader reader(in, source, options.format, options.skip_bad_rows);
+  reader.set_columns(options.columns);
   return read_all(reader, options);
 }
 

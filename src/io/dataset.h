@@ -16,6 +16,12 @@
 //   jsonl  one JSON object per line with "text" (or "review") and optionally
 //          "label" (a string, or an integral number); other keys ignored.
 //   plain  one text per line, no labels (prediction input).
+// Columns (ReadOptions::columns, RowReader::set_columns; --text-column and
+// --label-column): a header name (compared case-insensitively) or, when all
+// digits, a 0-based index; for JSON lines always the key. A name in a TSV makes
+// its first line the header. An index in a TSV without a header allows any
+// number of fields. A named column missing from the header stops the read,
+// listing the header's columns.
 // In every format: a UTF-8 byte-order mark at the start is skipped, CRLF line
 // ends are accepted, and blank lines (whitespace only, outside any quoted
 // field) carry no row and are counted in blank_lines(). Labels are trimmed of
@@ -59,6 +65,13 @@ std::string describe_bad_rows(const std::string& source,
                               const std::vector<BadRow>& bad_rows,
                               size_t max_listed = 10);
 
+// Which columns hold the text and the label; empty: the defaults above.
+struct Columns {
+  std::string text;
+  std::string label;
+  bool empty() const { return text.empty() && label.empty(); }
+};
+
 struct Row {
   std::string text;
   std::optional<std::string> label_text;  // trimmed, never empty
@@ -79,6 +92,9 @@ class RowReader {
   ~RowReader();
   RowReader(const RowReader&) = delete;
   RowReader& operator=(const RowReader&) = delete;
+
+  // Before the first next(): where the text and the label are.
+  void set_columns(const Columns& columns);
 
   // The next good row; false at the end of the input.
   bool next(Row& row);
@@ -128,6 +144,7 @@ struct ReadOptions {
   // When given, labels are looked up in it and any other label is a bad row;
   // otherwise the label set is inferred from the file (LabelSet::infer).
   std::optional<LabelSet> labels;
+  Columns columns;
 };
 
 // Reads a whole labelled file. Throws InputError also when no example is left.

@@ -46,6 +46,15 @@ std::string run_base_model(const std::string& run_dir, const RunManifest& m, con
   return base;
 }
 
+std::string describe_truncation(const TextClassifier& classifier, int64_t texts) {
+  const int64_t n = classifier.truncated_texts();
+  if (n <= 0) return "";
+  const int64_t limit = classifier.max_length();
+  return "note: " + std::to_string(n) + " of " + std::to_string(texts) + " texts were longer than " +
+         (limit > 0 ? std::to_string(limit) + " tokens" : std::string("the run's maximum length")) +
+         " and were truncated (--max-length)";
+}
+
 torch::Tensor TextClassifier::embed(const std::vector<std::string>&) {
   throw Error("a " + manifest().method + " run has no sentence vectors to give; embeddings come from method A "
               "(embedding) runs");

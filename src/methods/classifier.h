@@ -38,7 +38,16 @@ class TextClassifier {
   // fp32 on the CPU). Other runs: can_embed() false, embed() an Error.
   virtual bool can_embed() const { return false; }
   virtual torch::Tensor embed(const std::vector<std::string>& texts);
+  // Texts predict_proba cut to the run's max length so far (-1: not counted),
+  // so that eval and predict can say how many were not read in full.
+  virtual int64_t truncated_texts() const { return -1; }
+  // The token limit those texts were cut to (0: unknown).
+  virtual int64_t max_length() const { return 0; }
 };
+
+// "note: 3 of 120 texts were longer than 256 tokens and were truncated (--max-length)"
+// or "" when none was, or the classifier does not count.
+std::string describe_truncation(const TextClassifier& classifier, int64_t texts);
 
 // Opens a run folder and builds the method's classifier from its manifest.
 std::unique_ptr<TextClassifier> load_classifier(const std::string& run_dir, const PredictOptions& options = {});

@@ -176,10 +176,14 @@ class SeqClsClassifier : public TextClassifier {
   }
   const RunManifest& manifest() const override { return m_; }
   torch::Tensor predict_proba(const std::vector<std::string>& texts) override {
+    truncated_ += seqcls_count_truncated(*tok_, texts, encoding_);
     return seqcls_predict(model_, seqcls_encode(*tok_, texts, encoding_), encoding_, batch_size_, bf16_);
   }
+  int64_t truncated_texts() const override { return truncated_; }
+  int64_t max_length() const override { return encoding_.max_length; }
 
  private:
+  int64_t truncated_ = 0;
   RunManifest m_;
   Qwen3 model_;
   std::shared_ptr<const Tokenizer> tok_;
@@ -213,10 +217,15 @@ std::string train_classifier_method(const TrainOptions& given) {
   auto train_ids = seqcls_encode(*tok, data.train.texts, enc);
   auto valid_ids = seqcls_encode(*tok, data.valid.texts, enc);
   const auto label_names = data.labels().names();
+  TruncationCounts truncated;
+  truncated.max_length = o.max_length;
+  truncated.train = seqcls_count_truncated(*tok, data.train.texts, enc);
+  truncated.valid = seqcls_count_truncated(*tok, data.valid.texts, enc);
+  truncated.test = seqcls_count_truncated(*tok, data.test.texts, enc);
   if (!o.quiet)
     std::cerr << "classifier (" << (o.full ? "full" : "LoRA r=" + std::to_string(o.lora_r)) << ", " << o.dtype
               << "): " << train_ids.size() << " training and " << valid_ids.size() << " validation texts, "
-              << label_names.size() << " labels\n";
+              << label_names.size() << " labels" << describe_truncation(truncated) << "\n";
 
   Qwen3 model = build_seqcls_model(o, static_cast<int64_t>(label_names.size()));
   SeqClsTask task(model, enc, o.full, o.grad_checkpointing, std::move(train_ids), data.train.labels, std::move(valid_ids),
@@ -232,6 +241,7 @@ std::string train_classifier_method(const TrainOptions& given) {
     }
   }
   RunManifest m = train_and_describe(task, o, run_dir, "classifier", label_names);
+  m.metrics["truncated"] = to_json(truncated);
   if (!dist::is_main_process()) return run_dir;  // rank 0 tests and writes the run
   if (!data.test.texts.empty()) {
     compat::Autocast autocast(model->device().type(), o.dtype == "bf16");

@@ -129,6 +129,19 @@ torch::Tensor Embedder::embed_ids(const std::vector<std::vector<int32_t>>& seqs,
   return out;
 }
 
+int64_t Embedder::count_truncated(const std::vector<std::string>& texts) const {
+  if (options_.max_length <= 0 || texts.empty()) return 0;
+  const std::string prefix = options_.instruction.empty() ? "" : instruction_prefix(options_.instruction);
+  std::vector<std::string> full;
+  full.reserve(texts.size());
+  for (const auto& t : texts) full.push_back(prefix + t);
+  // One token past the limit tells a cut text; no need to encode it all.
+  const auto seqs = tokenizer().encode_batch(full, SpecialTokens::kAsText, options_.max_length);
+  int64_t n = 0;
+  for (const auto& ids : seqs) n += static_cast<int64_t>(ids.size()) > options_.max_length - 1;
+  return n;
+}
+
 std::vector<std::vector<int32_t>> Embedder::token_ids(const std::vector<std::string>& texts) const {
   // The prefix and the text are tokenised as one string, as Hugging Face does
   // with the formatted query: the boundary ("Query:" + first word) may merge.

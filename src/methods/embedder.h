@@ -75,6 +75,9 @@ class Embedder {
   std::vector<int32_t> token_ids(const std::string& text) const;
   // The same for many texts, tokenised in parallel.
   std::vector<std::vector<int32_t>> token_ids(const std::vector<std::string>& texts) const;
+  // How many of `texts` token_ids() cuts to max_length (tokenises them: cached
+  // vectors skip token_ids, and the count must not depend on the cache).
+  int64_t count_truncated(const std::vector<std::string>& texts) const;
 
   // Vectors [N, dim] (fp32, unit length) of complete token sequences, used as
   // given. `sink`, when set, receives each batch as soon as it is computed

@@ -151,11 +151,6 @@ std::string train_embedding_method(const TrainOptions& given) {
   // methods B and C), and nowhere under --quiet.
   std::ostream quiet_sink(nullptr);
   std::ostream& log = o.quiet ? quiet_sink : std::cerr;
-  log << "method A (embedding): " << model_dir << (size.empty() ? "" : " (" + size + ")") << "\n"
-            << "data: " << train.size() << " train, " << valid.size() << " valid (" << valid_source << ")"
-            << (test.size() ? ", " + std::to_string(test.size()) + " test" : std::string()) << "; labels";
-  for (const auto& n : names) log << " " << n;
-  log << "\n";
 
   // Vectors, from the cache where possible.
   EmbedderOptions eo;
@@ -166,6 +161,16 @@ std::string train_embedding_method(const TrainOptions& given) {
   eo.batch_size = kEmbedBatch;
   eo.progress = !o.quiet;
   Embedder embedder(model_dir, eo);
+  TruncationCounts truncated;
+  truncated.max_length = o.max_length;
+  truncated.train = embedder.count_truncated(train.texts);
+  truncated.valid = embedder.count_truncated(valid.texts);
+  truncated.test = embedder.count_truncated(test.texts);
+  log << "method A (embedding): " << model_dir << (size.empty() ? "" : " (" + size + ")") << "\n"
+            << "data: " << train.size() << " train, " << valid.size() << " valid (" << valid_source << ")"
+            << (test.size() ? ", " + std::to_string(test.size()) + " test" : std::string()) << "; labels";
+  for (const auto& n : names) log << " " << n;
+  log << describe_truncation(truncated) << "\n";
   std::unique_ptr<EmbeddingCache> cache;
   if (!o.no_cache) cache = std::make_unique<EmbeddingCache>(resolve_cache_root(o.cache_dir), embedder.identity(), embedder.dim(), true);
   std::vector<std::string> all;
@@ -214,6 +219,7 @@ std::string train_embedding_method(const TrainOptions& given) {
   m.hyperparameters["trainer"] = trainer_settings;
   m.hyperparameters["valid"] = valid_source;
   m.hyperparameters["train_examples"] = ntr;
+  m.metrics["truncated"] = to_json(truncated);
   const nlohmann::json& training = m.metrics.at("training");
   log << "head trained in " << fixed(training.value("train_seconds", 0.0), 1) << " s, " << training.value("steps", 0)
       << " steps; keeping step " << training.value("best_step", 0) << "\n";
@@ -283,9 +289,12 @@ class EmbeddingClassifier : public TextClassifier {
   const RunManifest& manifest() const override { return manifest_; }
 
   torch::Tensor predict_proba(const std::vector<std::string>& texts) override {
+    truncated_ += embedder_->count_truncated(texts);
     torch::Tensor x = embed_with_cache(*embedder_, cache_.get(), texts);
     return head_probabilities(head_, x);
   }
+  int64_t truncated_texts() const override { return truncated_; }
+  int64_t max_length() const override { return embedder_->options().max_length; }
 
   bool can_embed() const override { return true; }
   torch::Tensor embed(const std::vector<std::string>& texts) override {
@@ -297,6 +306,7 @@ class EmbeddingClassifier : public TextClassifier {
   std::unique_ptr<Embedder> embedder_;
   EmbeddingHead head_{nullptr};
   std::unique_ptr<EmbeddingCache> cache_;
+  int64_t truncated_ = 0;
 };
 
 std::unique_ptr<TextClassifier> load_embedding_classifier(const std::string& run_dir, const RunManifest& m,

@@ -211,10 +211,14 @@ class LoraClassifier : public TextClassifier {
   }
   const RunManifest& manifest() const override { return m_; }
   torch::Tensor predict_proba(const std::vector<std::string>& texts) override {
+    truncated_ += enc_->count_truncated(texts);
     return predict_prompts(model_, *enc_, texts, batch_size_);
   }
+  int64_t truncated_texts() const override { return truncated_; }
+  int64_t max_length() const override { return enc_->max_length(); }
 
  private:
+  int64_t truncated_ = 0;
   RunManifest m_;
   Qwen3 model_;
   std::shared_ptr<const PromptEncoder> enc_;
@@ -249,17 +253,24 @@ std::string train_lora_method(const TrainOptions& given) {
   if (o.resume.empty() && dist::is_main_process())
     write_text_atomically((fs::path(run_dir) / "train_options.json").string(), train_options_to_json(o).dump(2) + "\n");
   const auto label_names = data.labels().names();
+  TruncationCounts truncated;
+  truncated.max_length = o.max_length;
+  truncated.train = enc->count_truncated(data.train.texts);
+  truncated.valid = enc->count_truncated(data.valid.texts);
+  truncated.test = enc->count_truncated(data.test.texts);
   if (!o.quiet) {
     std::cerr << "lora (r=" << o.lora_r << ", alpha=" << o.lora_alpha << ", " << o.dtype << ", template "
               << enc->prompt_template().name << ", label words";
     for (const auto& w : words) std::cerr << " " << w;
-    std::cerr << "): " << train.size() << " training and " << data.valid.texts.size() << " validation texts\n";
+    std::cerr << "): " << train.size() << " training and " << data.valid.texts.size() << " validation texts"
+              << describe_truncation(truncated) << "\n";
   }
 
   Qwen3 model = build_model(o);
   LoraTask task(model, enc, o.grad_checkpointing, std::move(train), data.valid.texts, data.valid.labels, label_names,
                 std::max<int64_t>(16, o.batch_size));
   RunManifest m = train_and_describe(task, o, run_dir, "lora", label_names);
+  m.metrics["truncated"] = to_json(truncated);
   if (!dist::is_main_process()) return run_dir;  // rank 0 tests and writes the run
   if (!data.test.texts.empty()) {
     compat::Autocast autocast(model->device().type(), o.dtype == "bf16");

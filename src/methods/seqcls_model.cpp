@@ -70,6 +70,16 @@ std::vector<std::vector<int32_t>> seqcls_encode(const Tokenizer& tokenizer, cons
   return ids;
 }
 
+int64_t seqcls_count_truncated(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
+                               const SeqClsEncoding& e) {
+  const int64_t limit = e.recipe == SeqClsRecipe::kTransformers ? std::max<int64_t>(1, e.max_length)
+                                                                 : std::max<int64_t>(0, e.max_length - 1);
+  int64_t n = 0;
+  for (const auto& ids : tokenizer.encode_batch(texts, SpecialTokens::kAsText, limit + 1))
+    n += static_cast<int64_t>(ids.size()) > limit;
+  return n;
+}
+
 std::vector<TrainableParameter> seqcls_trainable_parameters(Qwen3& model, bool full) {
   std::vector<TrainableParameter> out;
   for (auto& item : model->named_parameters(true)) {

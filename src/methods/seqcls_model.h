@@ -55,6 +55,9 @@ torch::Tensor seqcls_logits(Qwen3& model, const torch::Tensor& input_ids, const 
 // The ids the classifier sees for each text, as the recipe says.
 std::vector<std::vector<int32_t>> seqcls_encode(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
                                                 const SeqClsEncoding& encoding);
+// How many of `texts` seqcls_encode() cuts to the encoding's max_length.
+int64_t seqcls_count_truncated(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
+                               const SeqClsEncoding& encoding);
 
 // Trainable parameters: every parameter for full fine-tuning (except an
 // untied lm_head, which classification never uses), else the LoRA matrices

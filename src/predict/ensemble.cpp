@@ -1,5 +1,7 @@
 #include "predict/ensemble.h"
 
+#include <algorithm>
+
 #include "util/error.h"
 
 namespace qsenti {
@@ -49,6 +51,20 @@ std::vector<torch::Tensor> EnsembleClassifier::member_probabilities(const std::v
   std::vector<torch::Tensor> out;
   for (auto& m : members_) out.push_back(m->predict_proba(texts).to(torch::kFloat32).contiguous());
   return out;
+}
+
+int64_t EnsembleClassifier::truncated_texts() const {
+  int64_t n = -1;
+  for (const auto& m : members_) n = std::max(n, m->truncated_texts());
+  return n;
+}
+
+int64_t EnsembleClassifier::max_length() const {
+  int64_t limit = 0;  // one limit only when the members agree
+  for (size_t i = 0; i < members_.size(); ++i)
+    if (i == 0) limit = members_[i]->max_length();
+    else if (members_[i]->max_length() != limit) return 0;
+  return limit;
 }
 
 torch::Tensor EnsembleClassifier::predict_proba(const std::vector<std::string>& texts) {

@@ -29,6 +29,9 @@ class EnsembleClassifier : public TextClassifier {
 
   const RunManifest& manifest() const override { return manifest_; }
   torch::Tensor predict_proba(const std::vector<std::string>& texts) override;
+  // The most any member cut (each member sees every text).
+  int64_t truncated_texts() const override;
+  int64_t max_length() const override;
 
   size_t size() const { return members_.size(); }
   const std::vector<std::string>& member_names() const { return names_; }

@@ -94,6 +94,8 @@ int file_job(const PredictRequest& r, const PredictStreams& s, std::ostream& err
   fo.include_text = r.include_text;
   fo.restart = r.restart;
   fo.skip_bad_rows = r.skip_bad_rows;
+  fo.columns = {r.text_column, r.label_column};
+  fo.bom = r.bom;
   fo.progress = !r.quiet;
   fo.runs = dirs_of(runs);
   fo.stdin_stream = s.in;
@@ -118,6 +120,8 @@ int file_job(const PredictRequest& r, const PredictStreams& s, std::ostream& err
       err << buf;
     }
     err << "\n";
+    const std::string truncated = describe_truncation(*classifier, res.rows_written);
+    if (!truncated.empty()) err << truncated << "\n";
   }
   return 0;
 }
@@ -131,6 +135,8 @@ int text_job(const PredictRequest& r, const PredictStreams& s, std::ostream& out
     auto preds = predictions_from(classifier->predict_proba(r.texts));
     for (size_t i = 0; i < preds.size(); ++i) preds[i].text = r.texts[i];
     out << render_answers(runs[0].name(), preds, classifier->labels(), r.json);
+    const std::string truncated = describe_truncation(*classifier, static_cast<int64_t>(r.texts.size()));
+    if (!truncated.empty() && !r.quiet) err << truncated << "\n";
     return 0;
   }
   auto ensemble = open_ensemble(runs, s.load);

@@ -34,6 +34,8 @@ struct PredictRequest {
   bool include_text = true;         // file output carries the text
   bool restart = false;
   bool skip_bad_rows = false;
+  std::string text_column, label_column;  // of --file; "" = defaults
+  bool bom = false;                 // CSV output with a UTF-8 byte-order mark (Excel)
   bool quiet = false;               // no progress or notes on stderr
   bool interactive = false;         // force the loop (even with prompts off)
   int64_t stop_after_batches = 0;   // file jobs: simulate an interruption

@@ -155,6 +155,8 @@ struct PartialScan {
   int64_t correct = 0;         // ... and whose prediction is that class
 };
 
+constexpr const char* kUtf8Bom = "\xEF\xBB\xBF";
+
 // The fields of one CSV record (RFC 4180 quoting, as csv_field writes them).
 std::vector<std::string> split_csv_record(const std::string& record) {
   std::vector<std::string> fields(1);
@@ -235,7 +237,8 @@ PartialScan scan_partial(const std::string& path, OutputFormat format) {
                              scan.csv_header.compare(scan.csv_header.size() - kTrue.size(), kTrue.size(), kTrue) == 0;
       if (has_truth) {
         const auto f = split_csv_record(record);
-        const bool with_text = scan.csv_header.rfind("line,text,", 0) == 0;
+        const size_t from = scan.csv_header.rfind(kUtf8Bom, 0) == 0 ? 3 : 0;  // --bom
+        const bool with_text = scan.csv_header.compare(from, 10, "line,text,") == 0;
         const size_t label_at = with_text ? 2 : 1;
         if (f.size() >= label_at + 3 && !f[f.size() - 2].empty()) {
           ++scan.labelled;
@@ -272,6 +275,10 @@ nlohmann::json job_description(const PredictFileOptions& o, OutputFormat out_for
   j["runs"] = runs;
   j["output_format"] = output_format_name(out_format);
   j["include_text"] = o.include_text;
+  // Only when given, so that the partial outputs of older jobs still resume.
+  if (!o.columns.text.empty()) j["text_column"] = o.columns.text;
+  if (!o.columns.label.empty()) j["label_column"] = o.columns.label;
+  if (o.bom) j["bom"] = true;
   return j;
 }
 
@@ -309,6 +316,8 @@ PredictFileResult predict_file(TextClassifier& classifier, const PredictFileOpti
   const bool to_stdout = o.output == "-";
   check_output_path(o.output);
   const OutputFormat out_format = o.output_format ? *o.output_format : output_format_for_path(o.output);
+  if (o.bom && out_format != OutputFormat::kCsv)
+    throw Error("--bom is for CSV output (--out-format csv or an --out ending in .csv)", ExitCode::kUsage);
   DataFormat in_format = o.input_format;
   if (in_format == DataFormat::kAuto) in_format = data_format_for_path(o.input);
   if (!to_stdout && o.input != "-") {
@@ -319,6 +328,7 @@ PredictFileResult predict_file(TextClassifier& classifier, const PredictFileOpti
   std::unique_ptr<RowReader> reader;
   if (o.input == "-") reader = std::make_unique<RowReader>(o.stdin_stream ? *o.stdin_stream : std::cin, "<stdin>", in_format, o.skip_bad_rows);
   else reader = std::make_unique<RowReader>(o.input, in_format, o.skip_bad_rows);
+  reader->set_columns(o.columns);
 
   PredictFileResult result;
   const std::string partial = to_stdout ? "" : partial_path_for(o.output);
@@ -371,7 +381,8 @@ PredictFileResult predict_file(TextClassifier& classifier, const PredictFileOpti
   auto start_output = [&]() {
     // The columns depend on whether the input has labels: known after the first row.
     writer = std::make_unique<PredictionWriter>(out_format, classifier.labels(), o.include_text, reader->has_label_column());
-    const std::string header = writer->header();
+    // Excel reads a CSV as UTF-8 only after a byte-order mark.
+    const std::string header = (o.bom ? std::string(kUtf8Bom) : std::string()) + writer->header();
     if (!done.csv_header.empty() && done.csv_header != header)
       throw InputError(partial + ": its columns (" + done.csv_header.substr(0, done.csv_header.size() - 1) +
                        ") differ from this job's; pass --restart to start over");

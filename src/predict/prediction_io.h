@@ -90,6 +90,8 @@ struct PredictFileOptions {
   bool include_text = true;
   bool restart = false;        // discard an existing OUT.partial instead of resuming it
   bool skip_bad_rows = false;
+  Columns columns;             // --text-column, --label-column
+  bool bom = false;            // CSV output starts with a UTF-8 byte-order mark (Excel)
   bool progress = true;        // progress line on stderr
   // What produced the predictions (run folders), stored with the partial
   // output so that a resume with other runs is refused.

@@ -120,6 +120,13 @@ std::vector<int32_t> PromptEncoder::prompt_ids(const std::string& text) const {
   return ids;
 }
 
+int64_t PromptEncoder::count_truncated(const std::vector<std::string>& texts) const {
+  int64_t n = 0;
+  for (const auto& ids : tok_->encode_batch(texts, SpecialTokens::kAsText, text_budget_ + 1))
+    n += static_cast<int64_t>(ids.size()) > text_budget_;
+  return n;
+}
+
 PromptExample PromptEncoder::example(const std::string& text, int64_t label) const {
   if (label < 0 || label >= static_cast<int64_t>(answers_.size()))
     throw Error("label " + std::to_string(label) + " has no label word");

@@ -73,6 +73,8 @@ class PromptEncoder {
                 std::vector<std::string> label_words, int64_t max_length);
 
   std::vector<int32_t> prompt_ids(const std::string& text) const;
+  // How many of `texts` prompt_ids() cuts to the text budget.
+  int64_t count_truncated(const std::vector<std::string>& texts) const;
   // Per label: the label word's ids followed by the end token (what training
   // teaches).
   const std::vector<std::vector<int32_t>>& answer_ids() const { return answers_; }

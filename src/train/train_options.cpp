@@ -41,6 +41,8 @@ nlohmann::json train_options_to_json(const TrainOptions& o) {
           {"test", o.test_path},
           {"format", o.data_format},
           {"skip_bad_rows", o.skip_bad_rows},
+          {"text_column", o.text_column},
+          {"label_column", o.label_column},
           {"valid_fraction", o.valid_fraction},
           {"labels", o.labels},
           {"epochs", o.epochs},
@@ -102,6 +104,8 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
     read_field(j, "test", o.test_path);
     read_field(j, "format", o.data_format);
     read_field(j, "skip_bad_rows", o.skip_bad_rows);
+    read_field(j, "text_column", o.text_column);
+    read_field(j, "label_column", o.label_column);
     read_field(j, "valid_fraction", o.valid_fraction);
     read_field(j, "labels", o.labels);
     read_field(j, "epochs", o.epochs);

@@ -17,6 +17,7 @@ struct TrainOptions {
   std::string model_size;   // 0.6B | 4B | 8B | "" (inferred from the config)
   std::string train_path, valid_path, test_path;
   std::string data_format = "auto";
+  std::string text_column, label_column;  // header name, 0-based index or JSON key; "" = defaults
   std::string out;          // run folder
   bool skip_bad_rows = false;
   double valid_fraction = 0.1;  // held out (stratified, seeded) when no --valid

@@ -426,7 +426,6 @@ TrainResult Trainer::run() {
   po.enabled = !cfg.quiet;
   po.initial = I.step;
   po.redraw_interval_s = 0.5;
-  po.log_fraction = 0;  // in a log: a line every 10 s
   po.detail = [&] {
     std::string d = "epoch " + std::to_string(I.epoch + 1) + "/" + std::to_string(cfg.epochs) + " loss " +
                     fmt(loss_sum_window / static_cast<double>(std::max<int64_t>(1, loss_n_window))) + " lr " +

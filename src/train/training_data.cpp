@@ -18,10 +18,28 @@ void report_bad_rows(const Dataset& d) {
 
 }  // namespace
 
+std::string describe_truncation(const TruncationCounts& t) {
+  if (t.train + t.valid + t.test == 0) return "";
+  std::string out = "; ";
+  const std::pair<const char*, int64_t> parts[] = {{"train", t.train}, {"valid", t.valid}, {"test", t.test}};
+  bool first = true;
+  for (const auto& [name, n] : parts) {
+    if (n == 0) continue;
+    out += (first ? "" : ", ") + std::to_string(n) + " " + name;
+    first = false;
+  }
+  return out + " texts longer than " + std::to_string(t.max_length) + " tokens were truncated (--max-length)";
+}
+
+nlohmann::json to_json(const TruncationCounts& t) {
+  return {{"train", t.train}, {"valid", t.valid}, {"test", t.test}, {"max_length", t.max_length}};
+}
+
 TrainingData load_training_data(const TrainOptions& o) {
   ReadOptions ro;
   ro.format = parse_data_format(o.data_format);
   ro.skip_bad_rows = o.skip_bad_rows;
+  ro.columns = {o.text_column, o.label_column};
   if (!o.labels.empty()) ro.labels = LabelSet(o.labels);  // declared: any other label is a bad row
   TrainingData d;
   d.train = read_dataset(o.train_path, ro);

@@ -60,14 +60,6 @@ Progress::Progress(int64_t total, ProgressOptions options)
   start_ = opt_.clock();
   last_emit_ = start_;
   done_ = opt_.initial;
-  if (total_ > 0 && opt_.log_fraction > 0) {
-    const auto step = static_cast<int64_t>(std::ceil(total_ * opt_.log_fraction));
-    mark_step_ = step > 0 ? step : 1;
-    next_mark_ = mark_step_;
-  } else {
-    next_mark_ = INT64_MAX;  // no marks: time only
-  }
-  while (next_mark_ != INT64_MAX && next_mark_ <= done_) next_mark_ += mark_step_;
 }
 
 Progress::~Progress() {
@@ -136,9 +128,7 @@ void Progress::advance(int64_t n, int64_t extra) {
     if (now - last_emit_ < opt_.redraw_interval_s && drawn_width_ > 0) return;
   } else {
     const bool at_end = total_ > 0 && done_ >= total_;  // finish() will summarise
-    const bool mark = total_ > 0 && done_ >= next_mark_;
-    if (at_end || (!mark && now - last_emit_ < opt_.log_interval_s)) return;
-    while (total_ > 0 && next_mark_ <= done_) next_mark_ += mark_step_;
+    if (at_end || now - last_emit_ < opt_.log_interval_s) return;
   }
   last_emit_ = now;
   emit_locked(line_locked(now), false);

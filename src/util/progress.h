@@ -3,8 +3,8 @@
 // rate, such as tokens/s), elapsed time and ETA.
 //  - on a terminal the line is redrawn in place with '\r', at most every
 //    redraw_interval_s;
-//  - otherwise (a log file, a pipe) a plain line is printed every
-//    log_interval_s or every log_fraction of the total, whichever comes first;
+//  - otherwise (a log file, a pipe) a plain line is printed at most every
+//    log_interval_s, so that logs of long jobs stay short;
 //  - disabled, it prints nothing.
 // finish() prints one summary line. advance() may be called from any thread.
 #include <cstdint>
@@ -25,7 +25,6 @@ struct ProgressOptions {
   std::optional<bool> terminal;  // default: whether stderr is a terminal (false for `out`)
   double redraw_interval_s = 0.2;
   double log_interval_s = 10.0;
-  double log_fraction = 0.1;
   std::function<double()> clock;  // seconds; default a steady clock (tests inject one)
   // Where the count starts (a resumed run's steps already done): shown in
   // done/total, left out of the rate and the ETA.
@@ -69,8 +68,6 @@ class Progress {
   int64_t done_ = 0;
   int64_t extra_ = 0;
   double last_emit_;
-  int64_t mark_step_ = 1;  // non-terminal: print every mark_step_ items...
-  int64_t next_mark_ = 0;  // ...that is when done_ reaches next_mark_
   size_t drawn_width_ = 0;  // terminal: length of the line on screen
   bool finished_ = false;
 };
