@@ -36,7 +36,7 @@ def timed(cmd):
     return time.monotonic() - t0
 
 
-def qsenti_rate(q, run, texts, dtype, threads, tmp, rate=True):
+def qsenti_rate(q, run, texts, dtype, threads, tmp, rate=True, max_length=4096):
     """texts/s in steady state: the time of 2N texts less the time of N (the
     model load cancels), and the probabilities of the N texts. rate=False:
     the probabilities only (texts/s None)."""
@@ -46,7 +46,10 @@ def qsenti_rate(q, run, texts, dtype, threads, tmp, rate=True):
             out.write("\n".join(t.replace("\n", " ") for t in ts) + "\n")
         o = os.path.join(tmp, name + ".jsonl")
         s = timed([q, "predict", "--run", run, "--file", f, "--format", "plain", "--out", o, "--restart", "--quiet",
-                   "--dtype", dtype, "--threads", str(threads), "--batch-size", "16"])
+                   "--dtype", dtype, "--threads", str(threads), "--batch-size", "16",
+                   # llama.cpp reads every token of a text; without this qsenti
+                   # would cut texts at the run's training length.
+                   "--max-length", str(max_length)])
         return s, [list(json.loads(l)["probabilities"].values()) for l in open(o, encoding="utf-8")]
 
     once, probs = job(texts, "once")
@@ -83,6 +86,7 @@ def main():
     p.add_argument("--texts", type=int, default=200)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--types", default="bf16,q8_0")
+    p.add_argument("--max-length", type=int, default=4096, help="qsenti's --max-length (llama.cpp truncates nothing)")
     p.add_argument("--qsenti-dtype", default="", help="qsenti's side: fp32 or bf16 (default: fp32 for f32, else bf16)")
     p.add_argument("--agreement-only", action="store_true",
                    help="no texts/s: one qsenti pass (for label agreement on many texts)")
@@ -97,7 +101,8 @@ def main():
                            check=True, stdout=subprocess.DEVNULL)
             l_tps, l_probs, l_load = llama_rate(g, texts, a.threads)
             dtype = a.qsenti_dtype or ("fp32" if ty == "f32" else "bf16")
-            q_tps, q_probs = qsenti_rate(a.qsenti, a.run, texts, dtype, a.threads, tmp, rate=not a.agreement_only)
+            q_tps, q_probs = qsenti_rate(a.qsenti, a.run, texts, dtype, a.threads, tmp, rate=not a.agreement_only,
+                                         max_length=a.max_length)
             k = len(q_probs[0])
             argmax = lambda r: max(range(k), key=lambda j: r[j])
             agree = sum(argmax(x[:k]) == argmax(y) for x, y in zip(l_probs, q_probs)) / len(texts)
