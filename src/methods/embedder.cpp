@@ -129,32 +129,30 @@ torch::Tensor Embedder::embed_ids(const std::vector<std::vector<int32_t>>& seqs,
   return out;
 }
 
-int64_t Embedder::count_truncated(const std::vector<std::string>& texts) const {
-  if (options_.max_length <= 0 || texts.empty()) return 0;
-  const std::string prefix = options_.instruction.empty() ? "" : instruction_prefix(options_.instruction);
+// A's text recipe, for token_ids() and count_truncated() alike: the prefix
+// and the text tokenised as one string, as Hugging Face does with the
+// formatted query (the boundary, "Query:" + first word, may merge). Each
+// result keeps its first `max_len` ids (-1: all).
+std::vector<std::vector<int32_t>> Embedder::encode_texts(const std::vector<std::string>& texts, int64_t max_len) const {
+  if (options_.instruction.empty()) return tokenizer().encode_batch(texts, SpecialTokens::kAsText, max_len);
+  const std::string prefix = instruction_prefix(options_.instruction);
   std::vector<std::string> full;
   full.reserve(texts.size());
   for (const auto& t : texts) full.push_back(prefix + t);
+  return tokenizer().encode_batch(full, SpecialTokens::kAsText, max_len);
+}
+
+int64_t Embedder::count_truncated(const std::vector<std::string>& texts) const {
+  if (options_.max_length <= 0 || texts.empty()) return 0;
   // One token past the limit tells a cut text; no need to encode it all.
-  const auto seqs = tokenizer().encode_batch(full, SpecialTokens::kAsText, options_.max_length);
   int64_t n = 0;
-  for (const auto& ids : seqs) n += static_cast<int64_t>(ids.size()) > options_.max_length - 1;
+  for (const auto& ids : encode_texts(texts, options_.max_length))
+    n += static_cast<int64_t>(ids.size()) > options_.max_length - 1;
   return n;
 }
 
 std::vector<std::vector<int32_t>> Embedder::token_ids(const std::vector<std::string>& texts) const {
-  // The prefix and the text are tokenised as one string, as Hugging Face does
-  // with the formatted query: the boundary ("Query:" + first word) may merge.
-  std::vector<std::vector<int32_t>> seqs;
-  if (options_.instruction.empty()) {
-    seqs = tokenizer().encode_batch(texts, SpecialTokens::kAsText);
-  } else {
-    const std::string prefix = instruction_prefix(options_.instruction);
-    std::vector<std::string> full;
-    full.reserve(texts.size());
-    for (const auto& t : texts) full.push_back(prefix + t);
-    seqs = tokenizer().encode_batch(full, SpecialTokens::kAsText);
-  }
+  std::vector<std::vector<int32_t>> seqs = encode_texts(texts);
   for (auto& ids : seqs) {
     if (options_.max_length > 0 && static_cast<int64_t>(ids.size()) > options_.max_length - 1)
       ids.resize(static_cast<size_t>(std::max<int64_t>(0, options_.max_length - 1)));

@@ -93,6 +93,7 @@ class Embedder {
  private:
   void ensure_model();
   const Tokenizer& tokenizer() const;
+  std::vector<std::vector<int32_t>> encode_texts(const std::vector<std::string>& texts, int64_t max_len = -1) const;
 
   std::string model_dir_;
   EmbedderOptions options_;
